@@ -1,0 +1,96 @@
+//! Collection schemas.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    Cosine,
+    Euclidean,
+    Dot,
+    Manhattan,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::Euclidean => "euclidean",
+            Metric::Dot => "dot",
+            Metric::Manhattan => "manhattan",
+        }
+    }
+    /// Parse the usual spellings (`cos`, `l2`, `ip`, ...).
+    pub fn parse(s: &str) -> Option<Metric> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "cosine" | "cos" => Metric::Cosine,
+            "euclidean" | "euclid" | "l2" | "l2sq" => Metric::Euclidean,
+            "dot" | "ip" | "inner" | "inner_product" => Metric::Dot,
+            "manhattan" | "l1" => Metric::Manhattan,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorKind {
+    Dense,
+    Sparse,
+    Multi,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ElementType {
+    Float32,
+    Float16,
+    Int8,
+    Binary,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorField {
+    pub name: String,
+    pub kind: VectorKind,
+    pub dimension: u32,
+    pub metric: Metric,
+    pub element_type: ElementType,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadIndex {
+    pub field: String,
+    pub kind: String,
+}
+
+/// Everything needed to recreate a collection in its engine or another one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionSchema {
+    pub name: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub vectors: Vec<VectorField>,
+    pub payload_indexes: Vec<PayloadIndex>,
+    pub shards: u32,
+    pub replicas: u32,
+    /// Engine-specific JSON for exact same-engine restores.
+    pub engine_config: Option<String>,
+}
+
+impl CollectionSchema {
+    pub fn vector(&self, name: &str) -> Option<&VectorField> {
+        self.vectors.iter().find(|v| v.name == name)
+    }
+    /// Dense fields, in schema order.
+    pub fn dense_fields(&self) -> impl Iterator<Item = &VectorField> {
+        self.vectors.iter().filter(|v| v.kind == VectorKind::Dense)
+    }
+}
