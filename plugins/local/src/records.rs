@@ -1,0 +1,232 @@
+//! `points.log`: the append-only record log of one collection.
+//!
+//! ```text
+//! log    := magic:"VDRLOCAL" version:u32(=1) epoch:u64 frame*
+//! frame  := len:u32 crc:u32 tag:u8 body      len = 1 + |body|, crc = CRC-32 (IEEE) of tag+body
+//!   tag 1 upsert : body = canonical point (see codec)
+//!   tag 2 delete : body = canonical id
+//! ```
+//! The last frame for an id wins. A frame cut short by a crash (or with a
+//! bad checksum) ends the log: it and anything after it are dropped when the
+//! log is next opened for writing. The epoch is random per log file, so a
+//! compacted log is never mistaken for the one it replaced (see `index`).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, RandomState};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use vdr_plugin_sdk::{Error, Result, io_error};
+
+use crate::codec::{IdKey, decode_id};
+
+const MAGIC: &[u8; 8] = b"VDRLOCAL";
+const VERSION: u32 = 1;
+const HEADER_LEN: u64 = 8 + 4 + 8;
+const FRAME_HEAD_LEN: u64 = 4 + 4;
+pub const TAG_UPSERT: u8 = 1;
+pub const TAG_DELETE: u8 = 2;
+
+/// Where a point's canonical bytes are in the log.
+#[derive(Clone, Copy, Debug)]
+pub struct Location {
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// The id -> location map rebuilt by scanning the log.
+pub struct Scan {
+    pub live: BTreeMap<IdKey, Location>,
+    /// Bytes of frames that no longer matter (replaced or deleted).
+    pub dead_bytes: u64,
+}
+
+pub struct Log {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    epoch: u64,
+}
+
+impl Log {
+    /// Create an empty log at `path` (replacing nothing: fails if it exists).
+    pub fn create(path: &Path) -> Result<Log> {
+        let epoch = RandomState::new().hash_one(path);
+        let mut file = File::create_new(path).map_err(|e| io_error("creating points.log", &e))?;
+        let mut header = Vec::with_capacity(HEADER_LEN as usize);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&epoch.to_le_bytes());
+        file.write_all(&header)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io_error("writing points.log", &e))?;
+        Ok(Log { path: path.to_path_buf(), file, len: HEADER_LEN, epoch })
+    }
+
+    /// Open the log at `path` and scan it.
+    pub fn open(path: &Path) -> Result<(Log, Scan)> {
+        let ctx = |e: &std::io::Error| io_error(&format!("opening {}", path.display()), e);
+        let file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| ctx(&e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, &file);
+        let mut header = [0u8; HEADER_LEN as usize];
+        reader.read_exact(&mut header).map_err(|e| ctx(&e))?;
+        if &header[..8] != MAGIC || header[8..12] != VERSION.to_le_bytes() {
+            return Err(Error::Internal(format!("{} is not a version 1 vdr log", path.display())));
+        }
+        let epoch = u64::from_le_bytes(header[12..20].try_into().unwrap());
+        let file_len = file.metadata().map_err(|e| ctx(&e))?.len();
+
+        let mut scan = Scan { live: BTreeMap::new(), dead_bytes: 0 };
+        let mut pos = HEADER_LEN;
+        let mut frame = Vec::new();
+        while let Some((tag, body_len)) = read_frame(&mut reader, file_len - pos, &mut frame) {
+            let body_offset = pos + FRAME_HEAD_LEN + 1;
+            let frame_len = FRAME_HEAD_LEN + 1 + body_len as u64;
+            let id = decode_id(&frame[1..])?;
+            let location = Location { offset: body_offset, len: body_len };
+            let previous = match tag {
+                TAG_UPSERT => scan.live.insert(id, location),
+                TAG_DELETE => {
+                    scan.dead_bytes += frame_len;
+                    scan.live.remove(&id)
+                }
+                t => return Err(Error::Internal(format!("unknown log frame tag {t}"))),
+            };
+            if let Some(old) = previous {
+                scan.dead_bytes += FRAME_HEAD_LEN + 1 + old.len as u64;
+            }
+            pos += frame_len;
+        }
+        drop(reader);
+        let log = Log { path: path.to_path_buf(), file, len: pos, epoch };
+        if pos < file_len {
+            // A torn or corrupt tail from an interrupted write: cut it off so
+            // new frames follow the last good one (on a read-only grant this
+            // fails, and the tail is simply ignored).
+            let _ = log.file.set_len(pos);
+        }
+        Ok((log, scan))
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Length of the valid log in bytes (grows with every append).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Append encoded frames (see [`push_frame`]); returns the offset where
+    /// they start.
+    pub fn append(&mut self, frames: &[u8]) -> Result<u64> {
+        let start = self.len;
+        self.file
+            .seek(SeekFrom::Start(start))
+            .map_err(|e| io_error("appending to points.log", &e))?;
+        self.file.write_all(frames).map_err(|e| io_error("appending to points.log", &e))?;
+        self.len += frames.len() as u64;
+        Ok(start)
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| io_error("syncing points.log", &e))
+    }
+
+    /// The body bytes at `location`.
+    pub fn read(&self, location: Location) -> Result<Vec<u8>> {
+        read_at(&self.file, location)
+    }
+
+    /// A second handle on the same file, for cursors that outlive a call.
+    pub fn reopen_read(&self) -> Result<File> {
+        File::open(&self.path).map_err(|e| io_error("opening points.log", &e))
+    }
+}
+
+/// The body bytes at `location` of an open log file.
+pub fn read_at(mut file: &File, location: Location) -> Result<Vec<u8>> {
+    let mut body = vec![0; location.len as usize];
+    file.seek(SeekFrom::Start(location.offset))
+        .and_then(|_| file.read_exact(&mut body))
+        .map_err(|e| io_error("reading points.log", &e))?;
+    Ok(body)
+}
+
+/// Append one frame to `out`; returns the offset of its body within `out`.
+pub fn push_frame(out: &mut Vec<u8>, tag: u8, body: &[u8]) -> usize {
+    let len = 1 + body.len() as u32;
+    let mut crc = Crc32::new();
+    crc.update(&[tag]);
+    crc.update(body);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc.finish().to_le_bytes());
+    out.push(tag);
+    let body_start = out.len();
+    out.extend_from_slice(body);
+    body_start
+}
+
+/// Read the next frame into `frame` (tag + body); `None` at the end of the
+/// log or at a torn/corrupt frame. `remaining` is the bytes left in the file.
+fn read_frame(reader: &mut impl Read, remaining: u64, frame: &mut Vec<u8>) -> Option<(u8, u32)> {
+    let mut head = [0u8; FRAME_HEAD_LEN as usize];
+    if remaining < FRAME_HEAD_LEN || reader.read_exact(&mut head).is_err() {
+        return None;
+    }
+    let len = u32::from_le_bytes(head[..4].try_into().unwrap());
+    let crc = u32::from_le_bytes(head[4..].try_into().unwrap());
+    if len == 0 || len as u64 > remaining - FRAME_HEAD_LEN {
+        return None;
+    }
+    frame.resize(len as usize, 0);
+    reader.read_exact(frame).ok()?;
+    let mut check = Crc32::new();
+    check.update(frame);
+    (check.finish() == crc).then(|| (frame[0], len - 1))
+}
+
+/// Write a new log holding `frames` at `path`, atomically replacing any log
+/// there (temp file, fsync, rename).
+pub fn replace_with(path: &Path, build: impl FnOnce(&mut Log) -> Result<()>) -> Result<()> {
+    let temp = path.with_extension("log.compacting");
+    let _ = fs::remove_file(&temp);
+    let mut log = Log::create(&temp)?;
+    build(&mut log)?;
+    log.file.sync_all().map_err(|e| io_error("syncing compacted log", &e))?;
+    fs::rename(&temp, path).map_err(|e| io_error("replacing points.log", &e))
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib's crc32).
+struct Crc32(u32);
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+impl Crc32 {
+    fn new() -> Self {
+        Crc32(!0)
+    }
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = CRC_TABLE[((self.0 ^ b as u32) & 0xff) as usize] ^ (self.0 >> 8);
+        }
+    }
+    fn finish(&self) -> u32 {
+        !self.0
+    }
+}
