@@ -3,7 +3,8 @@ data "google_storage_project_service_account" "gcs" {
 }
 
 locals {
-  labels = merge({ "managed-by" = "terraform", "app" = "vdr" }, var.labels)
+  labels     = merge({ "managed-by" = "terraform", "app" = "vdr" }, var.labels)
+  versioning = var.protection == "versioning"
 
   # Primary and (optional) replica bucket carry exactly the same controls.
   buckets = merge(
@@ -66,6 +67,7 @@ resource "google_kms_crypto_key_iam_member" "gcs" {
 
 resource "google_storage_bucket" "this" {
   #checkov:skip=CKV_GCP_62:Access logging is optional (access_log_bucket); set it to enable usage logs.
+  #checkov:skip=CKV_GCP_78:Versioning is one of two protection modes (protection = "versioning"); GCS forbids it together with the default mode's retention policy, which protects every object from deletion and overwrite instead.
   for_each = local.buckets
 
   project                     = var.project_id
@@ -79,12 +81,15 @@ resource "google_storage_bucket" "this" {
   labels                      = local.labels
 
   versioning {
-    enabled = true
+    enabled = local.versioning
   }
 
-  retention_policy {
-    retention_period = var.retention_days * 86400
-    is_locked        = var.retention_locked
+  dynamic "retention_policy" {
+    for_each = local.versioning ? [] : [var.retention_days]
+    content {
+      retention_period = retention_policy.value * 86400
+      is_locked        = var.retention_locked
+    }
   }
 
   soft_delete_policy {
@@ -110,24 +115,30 @@ resource "google_storage_bucket" "this" {
     }
   }
 
-  lifecycle_rule {
-    action {
-      type          = "SetStorageClass"
-      storage_class = "COLDLINE"
-    }
-    condition {
-      days_since_noncurrent_time = var.noncurrent_coldline_days
-      with_state                 = "ARCHIVED"
+  dynamic "lifecycle_rule" {
+    for_each = local.versioning ? [1] : []
+    content {
+      action {
+        type          = "SetStorageClass"
+        storage_class = "COLDLINE"
+      }
+      condition {
+        days_since_noncurrent_time = var.noncurrent_coldline_days
+        with_state                 = "ARCHIVED"
+      }
     }
   }
 
-  lifecycle_rule {
-    action {
-      type = "Delete"
-    }
-    condition {
-      days_since_noncurrent_time = var.noncurrent_delete_days
-      with_state                 = "ARCHIVED"
+  dynamic "lifecycle_rule" {
+    for_each = local.versioning ? [1] : []
+    content {
+      action {
+        type = "Delete"
+      }
+      condition {
+        days_since_noncurrent_time = var.noncurrent_delete_days
+        with_state                 = "ARCHIVED"
+      }
     }
   }
 
@@ -158,7 +169,7 @@ resource "google_storage_bucket_iam_member" "sts_source" {
 
   bucket = google_storage_bucket.this["primary"].name
   role   = "roles/storage.objectViewer"
-  member = data.google_storage_transfer_project_service_account.sts[0].member
+  member = "serviceAccount:${data.google_storage_transfer_project_service_account.sts[0].email}"
 }
 
 resource "google_storage_bucket_iam_member" "sts_source_bucket_reader" {
@@ -166,7 +177,7 @@ resource "google_storage_bucket_iam_member" "sts_source_bucket_reader" {
 
   bucket = google_storage_bucket.this["primary"].name
   role   = "roles/storage.legacyBucketReader"
-  member = data.google_storage_transfer_project_service_account.sts[0].member
+  member = "serviceAccount:${data.google_storage_transfer_project_service_account.sts[0].email}"
 }
 
 resource "google_storage_bucket_iam_member" "sts_sink" {
@@ -174,7 +185,7 @@ resource "google_storage_bucket_iam_member" "sts_sink" {
 
   bucket = google_storage_bucket.this["replica"].name
   role   = "roles/storage.legacyBucketWriter"
-  member = data.google_storage_transfer_project_service_account.sts[0].member
+  member = "serviceAccount:${data.google_storage_transfer_project_service_account.sts[0].email}"
 }
 
 resource "google_storage_bucket_iam_member" "sts_sink_reader" {
@@ -182,7 +193,7 @@ resource "google_storage_bucket_iam_member" "sts_sink_reader" {
 
   bucket = google_storage_bucket.this["replica"].name
   role   = "roles/storage.objectViewer"
-  member = data.google_storage_transfer_project_service_account.sts[0].member
+  member = "serviceAccount:${data.google_storage_transfer_project_service_account.sts[0].email}"
 }
 
 resource "google_storage_transfer_job" "replicate" {

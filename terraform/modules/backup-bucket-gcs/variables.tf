@@ -52,8 +52,19 @@ variable "turbo_replication" {
   default     = false
 }
 
+variable "protection" {
+  description = "How old data is protected. Cloud Storage does not allow a retention policy on a versioned bucket, so choose: \"retention\" (bucket retention policy of retention_days: no object can be deleted or replaced before that age; soft delete on top) or \"versioning\" (object versioning; noncurrent versions go cold, then expire; soft delete on top)."
+  type        = string
+  default     = "retention"
+
+  validation {
+    condition     = contains(["retention", "versioning"], var.protection)
+    error_message = "protection must be \"retention\" or \"versioning\"."
+  }
+}
+
 variable "retention_days" {
-  description = "Bucket retention policy: no object can be deleted or overwritten before this age (days)."
+  description = "Retention policy (protection = \"retention\"): no object can be deleted or overwritten before this age (days)."
   type        = number
   default     = 30
 
@@ -98,7 +109,7 @@ variable "kms_rotation_period" {
 }
 
 variable "noncurrent_coldline_days" {
-  description = "Days after an object version becomes noncurrent before it moves to COLDLINE."
+  description = "Days after an object version becomes noncurrent before it moves to COLDLINE (protection = \"versioning\")."
   type        = number
   default     = 30
 
@@ -109,7 +120,7 @@ variable "noncurrent_coldline_days" {
 }
 
 variable "noncurrent_delete_days" {
-  description = "Days after an object version becomes noncurrent before it is deleted (COLDLINE has a 90-day minimum storage duration)."
+  description = "Days after an object version becomes noncurrent before it is deleted (protection = \"versioning\"; COLDLINE has a 90-day minimum storage duration)."
   type        = number
   default     = 120
 
