@@ -45,7 +45,8 @@ fn sort_sparse(s: &mut SparseVector) {
     if s.indices.windows(2).all(|w| w[0] <= w[1]) {
         return;
     }
-    let mut pairs: Vec<(u32, f32)> = s.indices.iter().copied().zip(s.values.iter().copied()).collect();
+    let mut pairs: Vec<(u32, f32)> =
+        s.indices.iter().copied().zip(s.values.iter().copied()).collect();
     pairs.sort_by_key(|p| p.0);
     s.indices = pairs.iter().map(|p| p.0).collect();
     s.values = pairs.iter().map(|p| p.1).collect();
@@ -272,12 +273,21 @@ mod tests {
         Point {
             id: PointId::Str("a-b".into()),
             vectors: vec![
-                NamedVector { name: "z".into(), data: VectorData::Dense(vec![1.0, -0.5, f32::MIN_POSITIVE]) },
+                NamedVector {
+                    name: "z".into(),
+                    data: VectorData::Dense(vec![1.0, -0.5, f32::MIN_POSITIVE]),
+                },
                 NamedVector {
                     name: "a".into(),
-                    data: VectorData::Sparse(SparseVector { indices: vec![9, 2], values: vec![0.9, 0.2] }),
+                    data: VectorData::Sparse(SparseVector {
+                        indices: vec![9, 2],
+                        values: vec![0.9, 0.2],
+                    }),
                 },
-                NamedVector { name: "m".into(), data: VectorData::Multi(vec![vec![1.0], vec![2.0, 3.0]]) },
+                NamedVector {
+                    name: "m".into(),
+                    data: VectorData::Multi(vec![vec![1.0], vec![2.0, 3.0]]),
+                },
             ],
             payload: Some(r#"{"b": 1, "a": {"y": "ü", "x": [1, 2]}}"#.into()),
         }
@@ -310,7 +320,8 @@ mod tests {
     #[test]
     fn set_digest_ignores_order_but_not_content() {
         let (d1, d2) = ([1u8; 32], [2u8; 32]);
-        let (mut x, mut y, mut z) = (SetDigest::default(), SetDigest::default(), SetDigest::default());
+        let (mut x, mut y, mut z) =
+            (SetDigest::default(), SetDigest::default(), SetDigest::default());
         x.add(&d1);
         x.add(&d2);
         y.add(&d2);

@@ -9,6 +9,8 @@ pub mod canonical;
 pub mod error;
 pub mod point;
 pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod traits;
 
 pub use error::{Error, ErrorKind, Result};

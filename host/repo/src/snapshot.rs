@@ -1,0 +1,146 @@
+//! Snapshot manifests: what one backup run saw, per collection.
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use vdr_model::{CollectionSchema, Error, ObjectStore, Result, list_all};
+
+use crate::backup::SourceInfo;
+use crate::crypto::DataKey;
+use crate::format::{self, Id, from_json, snapshot_key, to_json};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub id: Id,
+    pub time: DateTime<Utc>,
+    pub hostname: String,
+    pub tags: Vec<String>,
+    pub parent: Option<Id>,
+    pub collections: Vec<CollectionEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CollectionEntry {
+    pub name: String,
+    pub schema: CollectionSchema,
+    pub source: SourceInfo,
+    pub records: u64,
+    /// `canonical::SetDigest` hex over the per-point digests.
+    pub content_digest: String,
+    /// Length of the canonical point stream (sum of the blob lengths).
+    pub stream_length: u64,
+    /// The stream's chunks, in order.
+    pub blobs: Vec<BlobRef>,
+    /// Verification baseline (golden queries, ground truth), filled by observers.
+    pub baseline: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlobRef {
+    pub id: Id,
+    pub length: u32,
+}
+
+/// A snapshot without its blob lists, for listings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SnapshotInfo {
+    pub id: Id,
+    pub time: DateTime<Utc>,
+    pub hostname: String,
+    pub tags: Vec<String>,
+    pub parent: Option<Id>,
+    /// (collection, record count)
+    pub collections: Vec<(String, u64)>,
+    pub stream_bytes: u64,
+}
+
+impl Snapshot {
+    pub fn info(&self) -> SnapshotInfo {
+        SnapshotInfo {
+            id: self.id,
+            time: self.time,
+            hostname: self.hostname.clone(),
+            tags: self.tags.clone(),
+            parent: self.parent,
+            collections: self.collections.iter().map(|c| (c.name.clone(), c.records)).collect(),
+            stream_bytes: self.collections.iter().map(|c| c.stream_length).sum(),
+        }
+    }
+    pub fn collection(&self, name: &str) -> Option<&CollectionEntry> {
+        self.collections.iter().find(|c| c.name == name)
+    }
+}
+
+pub fn save(store: &dyn ObjectStore, key: &DataKey, snapshot: &Snapshot) -> Result<()> {
+    store.put(&snapshot_key(&snapshot.id), &key.seal(&to_json(snapshot)), true)
+}
+
+pub fn load(store: &dyn ObjectStore, key: &DataKey, id: &Id) -> Result<Snapshot> {
+    let name = snapshot_key(id);
+    let sealed = store.get(&name, None, None)?;
+    let snap: Snapshot = from_json(&name, &key.open(&name, &sealed)?)?;
+    if snap.id != *id {
+        return Err(format::corrupt(&name, "holds the manifest of another snapshot"));
+    }
+    Ok(snap)
+}
+
+pub fn list_ids(store: &dyn ObjectStore) -> Result<Vec<Id>> {
+    Ok(list_all(store, format::SNAPSHOTS)?.iter().filter_map(|o| Id::from_key(&o.key)).collect())
+}
+
+/// Every readable snapshot, oldest first, and the unreadable ones apart.
+pub fn load_all(
+    store: &dyn ObjectStore,
+    key: &DataKey,
+) -> Result<(Vec<Snapshot>, Vec<(Id, Error)>)> {
+    load_some(store, key, &list_ids(store)?)
+}
+
+pub fn load_some(
+    store: &dyn ObjectStore,
+    key: &DataKey,
+    ids: &[Id],
+) -> Result<(Vec<Snapshot>, Vec<(Id, Error)>)> {
+    let loaded: Vec<(Id, Result<Snapshot>)> =
+        ids.par_iter().map(|id| (*id, load(store, key, id))).collect();
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for (id, r) in loaded {
+        match r {
+            Ok(s) => good.push(s),
+            Err(e) if e.kind == vdr_model::ErrorKind::Unavailable => return Err(e),
+            Err(e) => bad.push((id, e)),
+        }
+    }
+    good.sort_by_key(|s| (s.time, s.id));
+    Ok((good, bad))
+}
+
+/// Resolve `latest`, a full id, or a unique id prefix. With `collection`,
+/// `latest` means the newest snapshot holding that collection.
+pub fn resolve(snapshots: &[Snapshot], spec: &str, collection: Option<&str>) -> Result<Id> {
+    let holds = |s: &&Snapshot| collection.is_none_or(|c| s.collection(c).is_some());
+    if spec == "latest" {
+        return snapshots
+            .iter()
+            .filter(holds)
+            .max_by_key(|s| (s.time, s.id))
+            .map(|s| s.id)
+            .ok_or_else(|| match collection {
+                Some(c) => Error::not_found(format!("no snapshot holds collection {c:?}")),
+                None => Error::not_found("the repository holds no snapshot"),
+            });
+    }
+    let spec_lower = spec.to_ascii_lowercase();
+    let matches: Vec<&Snapshot> =
+        snapshots.iter().filter(|s| s.id.hex().starts_with(&spec_lower)).collect();
+    match matches.as_slice() {
+        [] => Err(Error::not_found(format!("no snapshot with id {spec:?}"))),
+        [one] => Ok(one.id),
+        _ => Err(Error::invalid(format!(
+            "snapshot id prefix {spec:?} is ambiguous ({} snapshots match); give more digits",
+            matches.len()
+        ))),
+    }
+}
