@@ -1,5 +1,5 @@
 //! Builds every plugin in `plugins/` for wasm32-wasip2 with a nested cargo
-//! invocation into a target dir of its own (sharing the outer one deadlocks),
+//! invocation into the plugin workspace's target dir (sharing the outer one deadlocks),
 //! as wasmtime's test-program artifacts do, and generates `artifacts.rs`:
 //! the default plugins embedded as bytes, every other component as a path.
 
@@ -8,15 +8,27 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Plugins compiled into the `vdr` binary: the embedded default.
-const EMBEDDED: &[&str] = &["fs", "local"];
+/// Plugins the embedded default cannot work without.
+const REQUIRED: &[&str] = &["fs", "local"];
+
+/// First-party plugins are compiled into the `vdr` binary (one file to
+/// deploy); examples and test guests are only built.
+fn embedded(member: &str) -> bool {
+    !(member.starts_with("examples/")
+        || member.starts_with("testing/")
+        || member.starts_with("sdk"))
+}
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().parent().unwrap().to_path_buf();
     let plugins = root.join("plugins");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    let target_dir = out_dir.join("plugins-target");
+    // plugins/target, the plugin workspace's own target dir: never the outer
+    // one (a nested cargo on the outer target dir deadlocks), and shared with
+    // plugin authors' `cargo build` so nothing is compiled twice.
+    let target_dir =
+        env::var_os("VDR_PLUGINS_TARGET_DIR").map_or_else(|| plugins.join("target"), PathBuf::from);
 
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
@@ -66,7 +78,7 @@ fn main() {
         let ident = plugin.to_uppercase().replace('-', "_");
         writeln!(code, "/// Path of the `{plugin}` component ({member}).").unwrap();
         writeln!(code, "pub const {ident}_PATH: &str = {:?};", file.display().to_string()).unwrap();
-        if EMBEDDED.contains(&plugin.as_str()) {
+        if embedded(member) {
             writeln!(code, "/// The `{plugin}` component, embedded.").unwrap();
             writeln!(
                 code,
@@ -75,17 +87,17 @@ fn main() {
             )
             .unwrap();
         }
-        all.push((plugin, ident));
+        all.push((plugin, ident, embedded(member)));
     }
-    for name in EMBEDDED {
-        assert!(all.iter().any(|(p, _)| p == name), "embedded plugin `{name}` was not built");
+    for name in REQUIRED {
+        assert!(all.iter().any(|(p, _, _)| p == name), "embedded plugin `{name}` was not built");
     }
-    code.push_str("\n/// Embedded default plugins: (name, component bytes).\npub const EMBEDDED: &[(&str, &[u8])] = &[\n");
-    for name in EMBEDDED {
-        writeln!(code, "    ({name:?}, {}),", name.to_uppercase().replace('-', "_")).unwrap();
+    code.push_str("\n/// Embedded plugins: (name, component bytes).\npub const EMBEDDED: &[(&str, &[u8])] = &[\n");
+    for (plugin, ident, _) in all.iter().filter(|(_, _, e)| *e) {
+        writeln!(code, "    ({plugin:?}, {ident}),").unwrap();
     }
     code.push_str("];\n\n/// Every component built from plugins/: (name, path).\npub const ALL: &[(&str, &str)] = &[\n");
-    for (plugin, ident) in &all {
+    for (plugin, ident, _) in &all {
         writeln!(code, "    ({plugin:?}, {ident}_PATH),").unwrap();
     }
     code.push_str("];\n");

@@ -96,7 +96,11 @@ impl Runtime {
                 if path.extension().is_some_and(|e| e == "wasm")
                     && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
                 {
-                    sources.insert(stem.replace('_', "-"), Source::File(path));
+                    // `cargo build` names components after their crate
+                    // (vdr_plugin_s3.wasm): a target dir works as a plugin dir.
+                    let name = stem.replace('_', "-");
+                    let name = name.strip_prefix("vdr-plugin-").unwrap_or(&name).to_string();
+                    sources.insert(name, Source::File(path));
                 }
             }
         }

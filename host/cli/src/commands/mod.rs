@@ -1,0 +1,91 @@
+//! One module per command family; `Ctx` holds what they share.
+
+pub mod collection;
+pub mod plugin;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::exit::not_built;
+use crate::output::Out;
+use crate::targets;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use vdr_model::{Database, ObjectStore};
+use vdr_runtime::{Runtime, RuntimeOptions};
+
+/// What every command may need, created on first use.
+pub struct Ctx {
+    pub config: Config,
+    pub out: Out,
+    pub identity: Option<PathBuf>,
+    plugin_dirs: Vec<PathBuf>,
+    runtime: OnceLock<Runtime>,
+}
+
+impl Ctx {
+    pub fn new(cli: &Cli) -> Result<Ctx> {
+        let mut plugin_dirs: Vec<PathBuf> = std::env::var_os("VDR_PLUGIN_PATH")
+            .map(|p| std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()).collect())
+            .unwrap_or_default();
+        plugin_dirs.extend(cli.plugin_dirs.iter().cloned());
+        Ok(Ctx {
+            config: Config::load(cli.config.as_deref())?,
+            out: Out { json: cli.json, quiet: cli.quiet },
+            identity: cli.identity.clone(),
+            plugin_dirs,
+            runtime: OnceLock::new(),
+        })
+    }
+
+    pub fn runtime(&self) -> Result<&Runtime> {
+        if let Some(r) = self.runtime.get() {
+            return Ok(r);
+        }
+        let rt = Runtime::new(RuntimeOptions {
+            plugin_dirs: self.plugin_dirs.clone(),
+            ..Default::default()
+        })
+        .context("starting the plugin runtime")?;
+        Ok(self.runtime.get_or_init(|| rt))
+    }
+
+    /// Open a database; `writable` when the command changes it.
+    pub fn database(&self, spec: &str, writable: bool) -> Result<Box<dyn Database>> {
+        let t = targets::database(&self.config, spec, writable)?;
+        self.runtime()?
+            .open_database(&t.plugin, &t.grant, t.describe.clone())
+            .with_context(|| format!("opening database {}", t.describe))
+    }
+
+    /// Open a repository's storage.
+    pub fn storage(&self, spec: &str) -> Result<Arc<dyn ObjectStore>> {
+        let t = targets::repository(&self.config, spec)?;
+        self.runtime()?
+            .open_store(&t.plugin, &t.grant, t.describe.clone())
+            .with_context(|| format!("opening repository storage {}", t.describe))
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    let ctx = Ctx::new(&cli)?;
+    match cli.command {
+        Command::Plugin(c) => plugin::run(&ctx, c),
+        Command::Collection(c) => collection::run(&ctx, c),
+        Command::Init(_) => Err(not_built("init")),
+        Command::Key(_) => Err(not_built("key")),
+        Command::Backup(_) => Err(not_built("backup")),
+        Command::Snapshots(_) => Err(not_built("snapshots")),
+        Command::Restore(_) => Err(not_built("restore")),
+        Command::Verify(_) => Err(not_built("verify")),
+        Command::Check(_) => Err(not_built("check")),
+        Command::Forget(_) => Err(not_built("forget")),
+        Command::Prune(_) => Err(not_built("prune")),
+        Command::Unlock(_) => Err(not_built("unlock")),
+        Command::Playbook(_) => Err(not_built("playbook")),
+        Command::Replicate(_) => Err(not_built("replicate")),
+        Command::Serve(_) => Err(not_built("serve")),
+        Command::Terraform(_) => Err(not_built("terraform")),
+        Command::Bench(_) => Err(not_built("bench")),
+    }
+}

@@ -1,0 +1,6 @@
+//! Conformance suites: what every storage and every database plugin must do,
+//! runnable against the reference plugins offline and against each real
+//! server. A failure names the check that failed.
+
+pub mod database;
+pub mod storage;
