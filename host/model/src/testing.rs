@@ -62,8 +62,7 @@ impl MemoryStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let prev = self.clock_ms.fetch_max(wall, Ordering::SeqCst).max(wall);
-        prev
+        self.clock_ms.fetch_max(wall, Ordering::SeqCst).max(wall)
     }
     fn check_alive(&self) -> Result<()> {
         if self.writes_left.load(Ordering::SeqCst) == 0 {

@@ -23,6 +23,9 @@ use crate::pack::{FinishedPack, PackWriter};
 use crate::repository::Repository;
 use crate::snapshot::{self, BlobRef, CollectionEntry, Snapshot};
 
+/// A progress callback.
+pub type ProgressFn<'a, P> = Box<dyn FnMut(&P) + 'a>;
+
 /// Multipart part size for pack uploads.
 const PART_SIZE: usize = 8 << 20;
 
@@ -54,7 +57,7 @@ pub struct BackupProgress {
 }
 
 pub struct BackupOptions<'a> {
-    pub progress: Option<Box<dyn FnMut(&BackupProgress) + 'a>>,
+    pub progress: Option<ProgressFn<'a, BackupProgress>>,
     pub observers: Vec<Box<dyn PointObserver + 'a>>,
     /// zstd level; `None` uses the repository default, 0 stores raw.
     pub compression_level: Option<i32>,

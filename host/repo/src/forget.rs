@@ -10,6 +10,9 @@ use vdr_model::{Error, Result};
 use crate::repository::Repository;
 use crate::snapshot::{self, SnapshotInfo};
 
+/// Maps a local time to its bucket (hour, day, ISO week, ...).
+type BucketFn = fn(&chrono::NaiveDateTime) -> i64;
+
 #[derive(Clone, Debug, Default)]
 pub struct KeepPolicy {
     pub last: Option<u32>,
@@ -78,9 +81,9 @@ pub fn plan_forget<Tz: TimeZone>(
     }
     let mut result = ForgetResult::default();
     for (_, mut group) in groups {
-        group.sort_by(|a, b| (b.time, b.id).cmp(&(a.time, a.id)));
+        group.sort_by_key(|s| std::cmp::Reverse((s.time, s.id)));
         let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); group.len()];
-        let bucket_rules: [(Option<u32>, Reason, fn(&chrono::NaiveDateTime) -> i64); 6] = [
+        let bucket_rules: [(Option<u32>, Reason, BucketFn); 6] = [
             (policy.last, Reason::Last, |_| 0),
             (policy.hourly, Reason::Hourly, |t| {
                 (t.date().num_days_from_ce() as i64) * 24 + t.hour() as i64

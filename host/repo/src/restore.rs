@@ -30,7 +30,7 @@ pub struct RestoreOptions<'a> {
     /// completely before the target is touched; larger ones are verified as
     /// they stream (a damaged blob then stops the restore part-way).
     pub verify_first_limit: u64,
-    pub progress: Option<Box<dyn FnMut(&RestoreProgress) + 'a>>,
+    pub progress: Option<crate::backup::ProgressFn<'a, RestoreProgress>>,
 }
 
 impl Default for RestoreOptions<'_> {
@@ -276,7 +276,6 @@ impl Repository {
                 )
             })?;
         }
-        drop(import);
         if !batch.is_empty() {
             db.import_batch(target, batch)?;
         }

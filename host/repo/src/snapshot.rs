@@ -89,19 +89,15 @@ pub fn list_ids(store: &dyn ObjectStore) -> Result<Vec<Id>> {
     Ok(list_all(store, format::SNAPSHOTS)?.iter().filter_map(|o| Id::from_key(&o.key)).collect())
 }
 
+/// Readable snapshots (oldest first) and unreadable ones with their errors.
+pub type Loaded = (Vec<Snapshot>, Vec<(Id, Error)>);
+
 /// Every readable snapshot, oldest first, and the unreadable ones apart.
-pub fn load_all(
-    store: &dyn ObjectStore,
-    key: &DataKey,
-) -> Result<(Vec<Snapshot>, Vec<(Id, Error)>)> {
+pub fn load_all(store: &dyn ObjectStore, key: &DataKey) -> Result<Loaded> {
     load_some(store, key, &list_ids(store)?)
 }
 
-pub fn load_some(
-    store: &dyn ObjectStore,
-    key: &DataKey,
-    ids: &[Id],
-) -> Result<(Vec<Snapshot>, Vec<(Id, Error)>)> {
+pub fn load_some(store: &dyn ObjectStore, key: &DataKey, ids: &[Id]) -> Result<Loaded> {
     let loaded: Vec<(Id, Result<Snapshot>)> =
         ids.par_iter().map(|id| (*id, load(store, key, id))).collect();
     let mut good = Vec::new();
