@@ -202,7 +202,16 @@ fn main() {
     let source = SourceInfo::default();
 
     let t = Instant::now();
-    let first = repo.backup(&mut db, &[], &[], &source, BackupOptions::default()).unwrap();
+    let level = std::env::var("VDR_BENCH_LEVEL").ok().and_then(|s| s.parse().ok());
+    let first = repo
+        .backup(
+            &mut db,
+            &[],
+            &[],
+            &source,
+            BackupOptions { compression_level: level, ..Default::default() },
+        )
+        .unwrap();
     let secs = t.elapsed().as_secs_f64();
     let mbs = first.bytes_read as f64 / 1e6;
     println!(
