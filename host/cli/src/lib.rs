@@ -7,6 +7,7 @@ pub mod exit;
 pub mod output;
 pub mod sample;
 pub mod targets;
+pub mod verification;
 
 use clap::Parser;
 use std::process::ExitCode;

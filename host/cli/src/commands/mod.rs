@@ -2,6 +2,7 @@
 
 pub mod collection;
 pub mod plugin;
+pub mod repo;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -58,6 +59,21 @@ impl Ctx {
             .with_context(|| format!("opening database {}", t.describe))
     }
 
+    /// Open a database and say which plugin serves it.
+    pub fn database_with_plugin(
+        &self,
+        spec: &str,
+        writable: bool,
+    ) -> Result<(Box<dyn Database>, Arc<vdr_runtime::LoadedPlugin>)> {
+        let t = targets::database(&self.config, spec, writable)?;
+        let plugin = self.runtime()?.load(&t.plugin)?;
+        let db = self
+            .runtime()?
+            .open_database(&t.plugin, &t.grant, t.describe.clone())
+            .with_context(|| format!("opening database {}", t.describe))?;
+        Ok((db, plugin))
+    }
+
     /// Open a repository's storage.
     pub fn storage(&self, spec: &str) -> Result<Arc<dyn ObjectStore>> {
         let t = targets::repository(&self.config, spec)?;
@@ -72,16 +88,16 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Plugin(c) => plugin::run(&ctx, c),
         Command::Collection(c) => collection::run(&ctx, c),
-        Command::Init(_) => Err(not_built("init")),
-        Command::Key(_) => Err(not_built("key")),
-        Command::Backup(_) => Err(not_built("backup")),
-        Command::Snapshots(_) => Err(not_built("snapshots")),
-        Command::Restore(_) => Err(not_built("restore")),
+        Command::Init(a) => repo::init(&ctx, a),
+        Command::Key(c) => repo::key(&ctx, c),
+        Command::Backup(a) => repo::print_backup(&ctx, &repo::backup(&ctx, a)?),
+        Command::Snapshots(a) => repo::snapshots(&ctx, a),
+        Command::Restore(a) => repo::print_restore(&ctx, &repo::restore(&ctx, a)?),
         Command::Verify(_) => Err(not_built("verify")),
-        Command::Check(_) => Err(not_built("check")),
-        Command::Forget(_) => Err(not_built("forget")),
-        Command::Prune(_) => Err(not_built("prune")),
-        Command::Unlock(_) => Err(not_built("unlock")),
+        Command::Check(a) => repo::print_check(&ctx, &repo::check(&ctx, a)?),
+        Command::Forget(a) => repo::forget(&ctx, a),
+        Command::Prune(a) => repo::prune(&ctx, &a.repo.repo),
+        Command::Unlock(a) => repo::unlock(&ctx, a),
         Command::Playbook(_) => Err(not_built("playbook")),
         Command::Replicate(_) => Err(not_built("replicate")),
         Command::Serve(_) => Err(not_built("serve")),
