@@ -1,5 +1,6 @@
 //! One module per command family; `Ctx` holds what they share.
 
+pub mod bench;
 pub mod collection;
 pub mod plugin;
 pub mod repo;
@@ -102,6 +103,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Replicate(_) => Err(not_built("replicate")),
         Command::Serve(_) => Err(not_built("serve")),
         Command::Terraform(_) => Err(not_built("terraform")),
-        Command::Bench(_) => Err(not_built("bench")),
+        Command::Bench(a) => bench::run(&ctx, a),
     }
 }
