@@ -18,6 +18,7 @@ mod keys;
 mod lock;
 mod pack;
 mod prune;
+mod read;
 mod repository;
 mod restore;
 mod snapshot;

@@ -1,0 +1,34 @@
+//! Streaming a snapshot collection's points out of the repository, without
+//! a database (verification compares them with a live collection).
+
+use vdr_model::{Error, Point, Result};
+
+use crate::index;
+use crate::repository::Repository;
+use crate::restore::FrameDecoder;
+
+impl Repository {
+    /// Call `f` with every point of `collection` in `snapshot` (an id, prefix
+    /// or `latest`), in stream order. The stream's count and content digest
+    /// are checked against the manifest at the end: an error returned after
+    /// points were delivered means the stream is damaged.
+    pub fn read_points(
+        &self,
+        snapshot: &str,
+        collection: &str,
+        mut f: impl FnMut(Point) -> Result<()>,
+    ) -> Result<()> {
+        let _lock = self.lock(false, "read")?;
+        let snap = self.load_snapshot(snapshot, Some(collection))?;
+        let entry = snap.collection(collection).ok_or_else(|| {
+            Error::not_found(format!(
+                "snapshot {} holds no collection {collection:?}",
+                snap.id.short()
+            ))
+        })?;
+        let (index, _) = index::load(self.store.as_ref(), &self.key)?;
+        let mut frames = FrameDecoder::default();
+        self.for_each_blob(&index, entry, |blob| frames.push(&blob, &mut f))?;
+        frames.finish(entry)
+    }
+}
