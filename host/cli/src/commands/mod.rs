@@ -4,6 +4,7 @@ pub mod bench;
 pub mod collection;
 pub mod plugin;
 pub mod repo;
+pub mod terraform;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -102,7 +103,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Playbook(_) => Err(not_built("playbook")),
         Command::Replicate(_) => Err(not_built("replicate")),
         Command::Serve(_) => Err(not_built("serve")),
-        Command::Terraform(_) => Err(not_built("terraform")),
+        Command::Terraform(a) => terraform::run(&ctx, a),
         Command::Bench(a) => bench::run(&ctx, a),
     }
 }
