@@ -1,0 +1,79 @@
+//! Dates without a date crate: Shared Key needs the current time as RFC 1123
+//! text (`x-ms-date`), and Blob listings and properties report times the
+//! same way.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch (WASI wall clock).
+pub fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// `Sun, 30 Aug 2015 12:36:00 GMT` for a Unix time.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = secs / 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[m as usize - 1],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `Wed, 21 Oct 2015 07:28:00 GMT` to Unix ms; 0 if unparsable.
+pub fn http_date_ms(text: &str) -> u64 {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let parse = || -> Option<u64> {
+        let mut parts = text.split_whitespace().skip(1);
+        let day: u32 = parts.next()?.parse().ok()?;
+        let month = MONTHS.iter().position(|m| Some(*m) == parts.next())? as u32 + 1;
+        let year: i64 = parts.next()?.parse().ok()?;
+        let mut t = parts.next()?.split(':').map(|x| x.parse::<u64>().ok());
+        let (h, m, s) = (t.next()??, t.next()??, t.next()??);
+        let days = days_from_civil(year, month, day);
+        Some((days as u64 * 86_400 + h * 3600 + m * 60 + s) * 1000)
+    };
+    parse().unwrap_or(0)
+}
+
+// Howard Hinnant's civil calendar algorithms.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses() {
+        assert_eq!(http_date(1_440_938_160), "Sun, 30 Aug 2015 12:36:00 GMT");
+        assert_eq!(http_date_ms("Sun, 30 Aug 2015 12:36:00 GMT"), 1_440_938_160_000);
+    }
+}
