@@ -150,3 +150,161 @@ fn qdrant_native_snapshot_streams_out_and_recovers_by_upload() {
     database::assert_same_points(&pts, &export_all(db.as_mut(), &name), caps.tolerance);
     db.drop_collection(&name).unwrap();
 }
+
+// --- faiss ---------------------------------------------------------------------------
+
+use std::path::{Path, PathBuf};
+
+/// The venv's python with faiss-cpu, or `None` after a loud skip notice.
+fn faiss_python() -> Option<PathBuf> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let venv = std::env::var_os("VDR_VENV").map_or_else(|| repo.join(".venv"), PathBuf::from);
+    let python = venv.join("bin/python");
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import faiss"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    match ok {
+        true => Some(python),
+        false if std::env::var_os("CI").is_some() => {
+            panic!("{} cannot import faiss (run scripts/install-test-deps.sh)", python.display())
+        }
+        false => {
+            eprintln!("SKIPPED: no faiss-cpu in {} (scripts/install-test-deps.sh)", venv.display());
+            None
+        }
+    }
+}
+
+/// Run tests/standins/faiss_fixtures.py; its JSON output, if any.
+fn faiss_helper(python: &Path, args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("standins/faiss_fixtures.py");
+    let out = std::process::Command::new(python).arg(script).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "faiss_fixtures {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    if text.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Fixtures written by faiss-cpu into a fresh directory, and the plugin on it.
+fn faiss_fixtures() -> Option<(PathBuf, tempfile::TempDir, Box<dyn Database>)> {
+    let python = faiss_python()?;
+    let dir = tempfile::tempdir().unwrap();
+    faiss_helper(&python, &["write", dir.path().to_str().unwrap()]);
+    let db = vdr_tests::runtime()
+        .open_database("faiss", &Grant::directory(dir.path(), true), "faiss test".into())
+        .unwrap();
+    Some((python, dir, db))
+}
+
+/// The exported points hold exactly the vectors and ids faiss itself reconstructs.
+fn assert_points_match_faiss(points: &[vdr_model::Point], faiss: &serde_json::Value) {
+    let ids: Vec<u64> = serde_json::from_value(faiss["ids"].clone()).unwrap();
+    let bits: Vec<Vec<u32>> = serde_json::from_value(faiss["vectors"].clone()).unwrap();
+    assert_eq!(points.len(), ids.len());
+    for (p, (id, want)) in points.iter().zip(ids.iter().zip(&bits)) {
+        assert_eq!(p.id, vdr_model::PointId::Num(*id));
+        let got: Vec<u32> = p.dense("").unwrap().iter().map(|x| x.to_bits()).collect();
+        assert_eq!(&got, want, "vector of {id} bit-exact");
+    }
+}
+
+#[test]
+fn faiss_flat_and_idmap_files_survive_export_drop_import_and_search_identically() {
+    let Some((python, dir, mut db)) = faiss_fixtures() else { return };
+    let names = db.list_collections().unwrap();
+    assert_eq!(names, ["empty_l2", "flat_ip", "flat_l2", "hnsw", "idmap", "ivfpq"]);
+    for (name, file) in [
+        ("flat_l2", "flat_l2.index"),
+        ("flat_ip", "flat_ip.faissindex"),
+        ("idmap", "idmap.index"),
+        ("empty_l2", "empty_l2.index"),
+    ] {
+        let path = dir.path().join(file);
+        let path = path.to_str().unwrap();
+        let neighbours = faiss_helper(&python, &["search", path, "5"]);
+        let vectors = faiss_helper(&python, &["vectors", path]);
+        let original = std::fs::read(path).unwrap();
+        let schema = db.describe_collection(name).unwrap();
+        let points = export_all(db.as_mut(), name);
+        assert_points_match_faiss(&points, &vectors);
+        assert_eq!(db.count(name).unwrap(), points.len() as u64);
+
+        db.drop_collection(name).unwrap();
+        assert!(!Path::new(path).exists());
+        db.create_collection(&schema).unwrap();
+        for chunk in points.chunks(128) {
+            db.import_batch(name, chunk.to_vec()).unwrap();
+        }
+        db.flush(name).unwrap();
+
+        assert_eq!(
+            faiss_helper(&python, &["search", path, "5"]),
+            neighbours,
+            "{name}: same neighbours"
+        );
+        assert_eq!(faiss_helper(&python, &["vectors", path]), vectors, "{name}: same vectors");
+        assert_eq!(std::fs::read(path).unwrap(), original, "{name}: the same bytes as faiss wrote");
+    }
+    // The plugin's own search agrees: a point is nearest to itself.
+    let pts = export_all(db.as_mut(), "idmap");
+    let hits = db.search("idmap", "", pts[42].dense("").unwrap(), 3).unwrap();
+    assert_eq!(hits[0].id, pts[42].id);
+}
+
+#[test]
+fn faiss_hnsw_exports_its_vectors_and_restores_exactly_from_its_native_snapshot() {
+    let Some((python, dir, mut db)) = faiss_fixtures() else { return };
+    let path = dir.path().join("hnsw.index");
+    let path = path.to_str().unwrap();
+    let neighbours = faiss_helper(&python, &["search", path, "5"]);
+    let original = std::fs::read(path).unwrap();
+    let points = export_all(db.as_mut(), "hnsw");
+    assert_points_match_faiss(&points, &faiss_helper(&python, &["vectors", path]));
+    let e = db.import_batch("hnsw", points[..1].to_vec()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported, "{e}");
+
+    let bytes = read_snapshot(db.as_mut(), "hnsw");
+    assert_eq!(bytes, original, "the native snapshot is the file itself");
+    db.drop_collection("hnsw").unwrap();
+    let mut writer = db.restore_native_snapshot("hnsw", bytes.len() as u64).unwrap();
+    for chunk in bytes.chunks(5000) {
+        writer.write(chunk).unwrap();
+    }
+    writer.finish().unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), original);
+    assert_eq!(faiss_helper(&python, &["search", path, "5"]), neighbours);
+}
+
+#[test]
+fn faiss_ivfpq_is_backed_up_as_an_opaque_file_with_a_note() {
+    let Some((python, dir, mut db)) = faiss_fixtures() else { return };
+    let path = dir.path().join("ivfpq.index");
+    let path = path.to_str().unwrap();
+    let neighbours = faiss_helper(&python, &["search", path, "5"]);
+    let schema = db.describe_collection("ivfpq").unwrap();
+    assert_eq!(schema.vectors[0].dimension, 16);
+    let config: serde_json::Value =
+        serde_json::from_str(schema.engine_config.as_deref().unwrap()).unwrap();
+    assert_eq!(config["kind"], "IwPQ");
+    assert_eq!(config["vectors_recoverable"], false);
+    assert!(config["note"].as_str().unwrap().contains("opaque file"));
+    let e = db.open_export("ivfpq", None).err().unwrap();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(e.to_string().contains("native snapshot"), "{e}");
+    assert_eq!(db.count("ivfpq").unwrap(), 300);
+
+    let bytes = read_snapshot(db.as_mut(), "ivfpq");
+    db.drop_collection("ivfpq").unwrap();
+    let mut writer = db.restore_native_snapshot("ivfpq", bytes.len() as u64).unwrap();
+    writer.write(&bytes).unwrap();
+    writer.finish().unwrap();
+    assert_eq!(faiss_helper(&python, &["search", path, "5"]), neighbours);
+}
