@@ -44,6 +44,8 @@ fn s3_passes_the_storage_conformance_suite_on_seaweedfs() {
     let store = open("s3", &url, options, &seaweed_secrets());
     let caps = StorageCaps { multipart: true, versions: true, if_absent: true };
     storage::run(store.as_ref(), caps, "conf");
+    store.put("timed", b"x", false).unwrap();
+    assert!(store.stat("timed").unwrap().modified_ms > 1_600_000_000_000, "Last-Modified parsed");
 }
 
 #[test]

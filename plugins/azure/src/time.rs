@@ -34,7 +34,8 @@ pub fn http_date_ms(text: &str) -> u64 {
     let parse = || -> Option<u64> {
         let mut parts = text.split_whitespace().skip(1);
         let day: u32 = parts.next()?.parse().ok()?;
-        let month = MONTHS.iter().position(|m| Some(*m) == parts.next())? as u32 + 1;
+        let month_name = parts.next()?;
+        let month = MONTHS.iter().position(|m| *m == month_name)? as u32 + 1;
         let year: i64 = parts.next()?.parse().ok()?;
         let mut t = parts.next()?.split(':').map(|x| x.parse::<u64>().ok());
         let (h, m, s) = (t.next()??, t.next()??, t.next()??);
