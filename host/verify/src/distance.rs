@@ -1,4 +1,5 @@
-//! Brute-force distance kernels, written so the compiler vectorises them,
+//! Brute-force distance kernels, written so the compiler vectorises them
+//! (one point at a time, 16 accumulator lanes: measured fastest),
 //! compiled three times (baseline x86-64, AVX2, AVX-512) and picked at run
 //! time. Only the order of distances matters for ground truth, so cosine is
 //! a dot product over vectors normalised beforehand, and dot is negated.
@@ -93,48 +94,11 @@ fn one<T: Term>(q: &[f32], p: &[f32]) -> f32 {
     T::finish(sum)
 }
 
-/// Distances of `q` to four points at once: each query load feeds four
-/// accumulators (register blocking), which roughly halves memory traffic.
-#[inline(always)]
-fn four<T: Term>(q: &[f32], p: [&[f32]; 4]) -> [f32; 4] {
-    let dim = q.len();
-    let full = dim - dim % LANES;
-    let mut acc = [[0f32; LANES]; 4];
-    let mut i = 0;
-    while i < full {
-        let a: &[f32; LANES] = q[i..i + LANES].try_into().unwrap();
-        for (r, pr) in acc.iter_mut().zip(p.iter()) {
-            let b: &[f32; LANES] = pr[i..i + LANES].try_into().unwrap();
-            for l in 0..LANES {
-                r[l] += T::term(a[l], b[l]);
-            }
-        }
-        i += LANES;
-    }
-    let mut out = [0f32; 4];
-    for (j, o) in out.iter_mut().enumerate() {
-        let mut sum: f32 = acc[j].iter().sum();
-        for d in full..dim {
-            sum += T::term(q[d], p[j][d]);
-        }
-        *o = T::finish(sum);
-    }
-    out
-}
-
 #[inline(always)]
 fn many_generic<T: Term>(q: &[f32], points: &[f32], out: &mut [f32]) {
     let dim = q.len();
-    let n = out.len();
-    let mut j = 0;
-    while j + 4 <= n {
-        let p = |k: usize| &points[(j + k) * dim..(j + k + 1) * dim];
-        out[j..j + 4].copy_from_slice(&four::<T>(q, [p(0), p(1), p(2), p(3)]));
-        j += 4;
-    }
-    while j < n {
-        out[j] = one::<T>(q, &points[j * dim..(j + 1) * dim]);
-        j += 1;
+    for (o, p) in out.iter_mut().zip(points.chunks_exact(dim)) {
+        *o = one::<T>(q, p);
     }
 }
 

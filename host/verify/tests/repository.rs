@@ -1,0 +1,64 @@
+//! End to end through the repository: the observer's baseline lands in the
+//! manifest, `read_points` streams the snapshot back, and `verify` passes a
+//! real restore and fails a damaged one.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use vdr_model::testing::{MemoryDatabase, MemoryStore};
+use vdr_model::{Database, Metric, Point};
+use vdr_repo::{BackupOptions, InitOptions, KeySpec, Repository, RestoreOptions, SourceInfo};
+use vdr_verify::{Baseline, BaselineObserver, BaselineOptions, Status, VerifyOptions, verify};
+
+#[test]
+fn backup_baseline_restore_and_verify() {
+    let repo = Repository::init(
+        Arc::new(MemoryStore::new()),
+        KeySpec::Passphrase { passphrase: "pw".into(), work_factor: Some(4) },
+        InitOptions::default(),
+    )
+    .unwrap();
+    let s = schema("docs", 12, Metric::Dot);
+    let pts = points(500, 12, 11);
+    let mut source = MemoryDatabase::new();
+    source.insert_collection(s.clone(), pts.clone());
+    let mut second_handle = MemoryDatabase::new();
+    second_handle.insert_collection(s.clone(), pts.clone());
+
+    let observer =
+        BaselineObserver::new(BaselineOptions { queries: 20, k: 5, ..Default::default() })
+            .measure_with(&mut second_handle);
+    let opts = BackupOptions { observers: vec![Box::new(observer)], ..Default::default() };
+    let summary = repo.backup(&mut source, &[], &[], &SourceInfo::default(), opts).unwrap();
+    let id = summary.snapshot.hex();
+    let snap = repo.snapshot(&id, None).unwrap();
+    let entry = snap.collection("docs").unwrap().clone();
+    let b: Baseline = Baseline::from_entry(&entry).unwrap().unwrap();
+    assert_eq!(b.queries.len(), 20);
+    assert!(b.source.as_ref().unwrap().recall_at_k > 0.999);
+
+    let mut target = MemoryDatabase::new();
+    let restore =
+        RestoreOptions { collections: vec![("docs".into(), "live".into())], ..Default::default() };
+    repo.restore(&id, &mut target, restore).unwrap();
+
+    let mut snapshot_points: Vec<Point> = Vec::new();
+    repo.read_points(&id, "docs", |p| {
+        snapshot_points.push(p);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(snapshot_points.len(), 500);
+
+    let opts = VerifyOptions::default();
+    let mut it = snapshot_points.clone().into_iter();
+    let r = verify(&mut target, "live", &entry, Some(&mut it), &opts);
+    assert!(r.ok, "{}", r.to_table());
+
+    target.delete_points("live", &[snapshot_points[7].id.clone()]).unwrap();
+    let mut it = snapshot_points.into_iter();
+    let r = verify(&mut target, "live", &entry, Some(&mut it), &opts);
+    assert!(!r.ok);
+    assert_eq!(r.check("content").unwrap().status, Status::Fail);
+}
