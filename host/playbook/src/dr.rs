@@ -7,6 +7,9 @@
 //!   output of that verify, else of the last restore before it), and records
 //!   lost (`records_lost` of the verify, else chaos `records_before` minus
 //!   the restored `records`).
+//! - Without a chaos step (a real restore, e.g. `restore.yaml.tera` run by
+//!   Terraform) the clock starts at the first successful `restore`: RTO is
+//!   then restore-and-verify time, RPO the snapshot's age at that moment.
 
 use crate::runner::{StepRecord, StepStatus};
 use chrono::{DateTime, Utc};
@@ -15,7 +18,10 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DrMetrics {
-    /// Step key of the chaos step that injected the disaster.
+    /// True when a chaos step injected the disaster; false when the clock
+    /// started at a restore (a real recovery, not a drill).
+    pub injected: bool,
+    /// Step key the clock starts at: the chaos step, else the first restore.
     pub disaster_step: Option<String>,
     pub disaster_at: Option<DateTime<Utc>>,
     /// Step key of the verify step that proved the restore.
@@ -35,8 +41,8 @@ pub struct DrMetrics {
 }
 
 impl DrMetrics {
-    /// True when the run had a disaster to measure from.
-    pub fn is_drill(&self) -> bool {
+    /// True when there was a moment to measure from (disaster or restore).
+    pub fn is_measured(&self) -> bool {
         self.disaster_step.is_some()
     }
 }
@@ -44,18 +50,22 @@ impl DrMetrics {
 pub fn compute(steps: &[StepRecord]) -> DrMetrics {
     let mut m = DrMetrics::default();
     let passed = |s: &&StepRecord| s.status == StepStatus::Passed;
-    let Some(chaos) = steps.iter().filter(passed).find(|s| s.kind == "chaos") else {
-        m.note = Some(
-            "no chaos step succeeded, so there is no disaster to measure RTO and RPO from".into(),
-        );
+    let chaos = steps.iter().filter(passed).find(|s| s.kind == "chaos");
+    let anchor = chaos.or_else(|| steps.iter().filter(passed).find(|s| s.kind == "restore"));
+    let Some(anchor) = anchor else {
+        m.note =
+            Some("no chaos or restore step succeeded: nothing to measure RTO and RPO from".into());
         return m;
     };
-    let (Some(disaster_at), ci) = (chaos.started_at, chaos.index) else { return m };
-    m.disaster_step = Some(chaos.key.clone());
+    let (Some(disaster_at), ci) = (anchor.started_at, anchor.index) else { return m };
+    m.injected = chaos.is_some();
+    m.disaster_step = Some(anchor.key.clone());
     m.disaster_at = Some(disaster_at);
-    m.records_before = u64_of(chaos.outputs.get("records_before"));
+    m.records_before = chaos.and_then(|c| u64_of(c.outputs.get("records_before")));
 
-    let after = || steps.iter().filter(move |s| s.index > ci);
+    // From a restore anchor, that restore itself is the one to look at.
+    let after =
+        || steps.iter().filter(move |s| s.index > ci || (s.index == ci && s.kind == "restore"));
     let verify = after().filter(passed).find(|s| s.kind == "verify");
     let limit = verify.map_or(usize::MAX, |v| v.index);
     let restore = after().filter(passed).rfind(|s| s.kind == "restore" && s.index < limit);
@@ -73,20 +83,33 @@ pub fn compute(steps: &[StepRecord]) -> DrMetrics {
             )
         }
     }
-    // The verify's view wins: it is what was proven.
+    // Where the figures come from, most authoritative first: the verify
+    // (even a failed one reports what it measured), the restore, then the
+    // backup step that produced the restored snapshot.
+    let measured =
+        verify.or_else(|| after().find(|s| s.kind == "verify" && s.status == StepStatus::Failed));
+    let snapshot_id =
+        |s: &StepRecord| s.outputs.get("snapshot").and_then(Value::as_str).map(str::to_string);
+    let restored = measured.and_then(snapshot_id).or_else(|| restore.and_then(snapshot_id));
+    let backup = restored.as_ref().and_then(|id| {
+        steps
+            .iter()
+            .filter(passed)
+            .rfind(|s| s.kind == "backup" && snapshot_id(s).as_ref() == Some(id))
+    });
     let field = |name: &str| {
-        verify
-            .and_then(|v| v.outputs.get(name))
-            .or_else(|| restore.and_then(|r| r.outputs.get(name)))
+        [measured, restore, backup].into_iter().flatten().find_map(|s| s.outputs.get(name))
     };
-    m.snapshot = field("snapshot").and_then(Value::as_str).map(str::to_string);
+    m.snapshot = restored;
     m.snapshot_time = field("snapshot_time")
         .and_then(Value::as_str)
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc));
     m.rpo_seconds = m.snapshot_time.map(|t| seconds(disaster_at - t).max(0.0));
-    m.records_after = u64_of(field("records"));
-    m.records_lost = u64_of(verify.and_then(|v| v.outputs.get("records_lost")))
+    // Records after the restore: never the backup's count.
+    m.records_after =
+        [measured, restore].into_iter().flatten().find_map(|s| u64_of(s.outputs.get("records")));
+    m.records_lost = u64_of(measured.and_then(|v| v.outputs.get("records_lost")))
         .or_else(|| Some(m.records_before?.saturating_sub(m.records_after?)));
     m
 }

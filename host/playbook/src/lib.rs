@@ -13,6 +13,20 @@
 //! std::process::exit(report.exit_code);
 //! ```
 
+//! # Executor contract: output fields the runner and reports read
+//!
+//! Executors may return any fields; these names carry meaning:
+//! - `backup`: `snapshot` (id), `snapshot_time` (RFC 3339), `records`, `bytes_new`.
+//! - `restore`: `snapshot` (the resolved id, also for `latest`), `snapshot_time`, `records`.
+//! - `verify`: `ok`, `recall`, `records`, `snapshot`, `snapshot_time`, `records_lost`
+//!   (when known); on failure return them via [`StepError::with_outputs`].
+//! - `chaos`: `records_before` (count of the affected collection before breaking it).
+//! - `collection`: `records`.
+//! - `init` with `generate_identity`: write the identity unless the file exists,
+//!   and use it for the rest of the run when no identity was configured.
+//!
+//! `assert`, `wait` and `report` never reach the executor.
+
 pub mod dr;
 pub mod error;
 pub mod expr;

@@ -404,3 +404,55 @@ fn check_text(t: &str) {
         s = &s[end + 1..];
     }
 }
+
+#[test]
+fn restore_without_chaos_measures_from_the_restore() {
+    let path = templates().join("restore.yaml.tera");
+    let (_, pb) = load(&path, &VarInputs::default()).unwrap();
+    let now = Rc::new(Cell::new(t0() + TimeDelta::seconds(100)));
+    let mut fake = Fake::new(now.clone());
+    let report = run(&pb, &mut fake, fake_opts(&now, None));
+    assert_eq!(report.exit_code, 0);
+    let dr = &report.dr;
+    assert!(!dr.injected);
+    assert_eq!(dr.disaster_step.as_deref(), Some("restore"));
+    // restore 40s + verify 20s; snapshot taken at +10s, restore began at +100s.
+    assert_eq!(dr.rto_seconds, Some(60.0));
+    assert_eq!(dr.rpo_seconds, Some(90.0));
+    match &fake.seen[1].kind {
+        StepKind::Verify(v) => {
+            assert_eq!(v.snapshot, "latest", "verify uses the restore's snapshot output")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(report::markdown::render(&report).contains("start of restore `restore`"));
+}
+
+#[test]
+fn failed_verify_still_yields_rpo_from_the_backup() {
+    // Restore reports nothing; verify fails but reports the snapshot and
+    // counts; snapshot_time comes from the backup that made the snapshot.
+    struct Sparse(Rc<Cell<DateTime<Utc>>>);
+    impl StepExecutor for Sparse {
+        fn execute(&mut self, s: &ResolvedStep) -> Result<StepOutput, StepError> {
+            self.0.set(self.0.get() + TimeDelta::seconds(7));
+            match &s.kind {
+                StepKind::Backup(_) => {
+                    Ok(obj(json!({"snapshot": "s1", "snapshot_time": t0().to_rfc3339()})))
+                }
+                StepKind::Chaos(_) => Ok(obj(json!({"records_before": 50}))),
+                StepKind::Verify(_) => Err(StepError::verification("2 records missing")
+                    .with_outputs(obj(json!({"snapshot": "s1", "records": 48})))),
+                _ => Ok(Map::new()),
+            }
+        }
+    }
+    let src = "name: t\nsteps:\n  - id: b\n    backup: { repo: r, db: d }\n  - chaos: { kind: drop-collection, db: d, collection: c }\n  - restore: { repo: r, snapshot: \"{{ steps.b.snapshot }}\", db: d }\n  - verify: { repo: r, snapshot: \"{{ steps.b.snapshot }}\", db: d }\n";
+    let (_, pb) = load_text(src).unwrap();
+    let now = Rc::new(Cell::new(t0()));
+    let report = run(&pb, &mut Sparse(now.clone()), fake_opts(&now, None));
+    assert_eq!(report.exit_code, 3);
+    assert_eq!(report.dr.rto_seconds, None);
+    assert_eq!(report.dr.rpo_seconds, Some(7.0), "chaos started 7s after the snapshot");
+    assert_eq!(report.dr.records_lost, Some(2));
+}

@@ -36,12 +36,13 @@ pub fn render(r: &RunReport) -> String {
 
     m.push_str("## Disaster recovery\n\n");
     let dr = &r.dr;
-    if dr.is_drill() {
+    if dr.is_measured() {
         m.push_str("| Measure | Value |\n|---|---|\n");
         let rto = match dr.rto_seconds {
             Some(s) => format!(
-                "**{}** (disaster `{}` to restore verified by `{}`)",
+                "**{}** ({} `{}` to restore verified by `{}`)",
                 human(s),
+                if dr.injected { "disaster" } else { "start of restore" },
                 dr.disaster_step.as_deref().unwrap_or("?"),
                 dr.recovered_step.as_deref().unwrap_or("?")
             ),
