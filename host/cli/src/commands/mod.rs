@@ -5,6 +5,7 @@ pub mod collection;
 pub mod plugin;
 pub mod repo;
 pub mod terraform;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -95,7 +96,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Backup(a) => repo::print_backup(&ctx, &repo::backup(&ctx, a)?),
         Command::Snapshots(a) => repo::snapshots(&ctx, a),
         Command::Restore(a) => repo::print_restore(&ctx, &repo::restore(&ctx, a)?),
-        Command::Verify(_) => Err(not_built("verify")),
+        Command::Verify(a) => verify::print(&ctx, &verify::verify(&ctx, &a)?),
         Command::Check(a) => repo::print_check(&ctx, &repo::check(&ctx, a)?),
         Command::Forget(a) => repo::forget(&ctx, a),
         Command::Prune(a) => repo::prune(&ctx, &a.repo.repo),

@@ -144,6 +144,10 @@ pub fn backup(ctx: &Ctx, a: BackupArgs) -> Result<BackupSummary> {
         plugin_version: plugin.manifest.version.clone(),
         database: db.describe(),
     };
+    // A second instance of the source answers the golden queries while the
+    // first one exports.
+    let mut measure =
+        if a.golden_queries > 0 { Some(ctx.database(&a.db.db, false)?) } else { None };
     let bar = ctx.out.progress(None, "backup");
     let bar2 = bar.clone();
     let mut options = BackupOptions {
@@ -153,15 +157,11 @@ pub fn backup(ctx: &Ctx, a: BackupArgs) -> Result<BackupSummary> {
         })),
         ..BackupOptions::default()
     };
-    let baseline = crate::verification::observer(a.golden_queries, a.k);
-    if let Some(o) = baseline {
+    if let Some(o) = crate::verification::observer(a.golden_queries, a.k, measure.as_mut()) {
         options.observers.push(o);
     }
     let summary = repo.backup(db.as_mut(), &collections, &a.tags, &source, options)?;
     bar.finish_and_clear();
-    if a.golden_queries > 0 {
-        crate::verification::measure_source(&repo, db.as_mut(), &summary)?;
-    }
     Ok(summary)
 }
 

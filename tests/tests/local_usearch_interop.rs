@@ -1,0 +1,93 @@
+//! The `local` store's index files are usearch's own format: PyPI usearch
+//! opens them with `Index.restore` and finds the same neighbours as vdr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var_os("VDR_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+    let py = venv.join("bin/python");
+    if py.exists() {
+        return Some(py);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{} is missing: scripts/install-test-deps.sh installs the venv with usearch", py.display());
+    }
+    eprintln!("SKIPPED: no venv with PyPI usearch at {} (run scripts/install-test-deps.sh)", py.display());
+    None
+}
+
+fn vdr(args: &[&str]) -> String {
+    let out = Command::new(vdr_tests::vdr_bin()).args(args).output().unwrap();
+    assert!(out.status.success(), "vdr {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `index-keys.bin`: `count:u64` then canonical ids (0x00 u64 | 0x01 len:u32 utf8).
+fn slot_ids(path: &Path) -> Vec<String> {
+    let b = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    let mut pos = 8;
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        match b[pos] {
+            0 => {
+                ids.push(u64::from_le_bytes(b[pos + 1..pos + 9].try_into().unwrap()).to_string());
+                pos += 9;
+            }
+            _ => {
+                let len = u32::from_le_bytes(b[pos + 1..pos + 5].try_into().unwrap()) as usize;
+                ids.push(String::from_utf8(b[pos + 5..pos + 5 + len].to_vec()).unwrap());
+                pos += 5 + len;
+            }
+        }
+    }
+    ids
+}
+
+#[test]
+fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("local://{}", dir.path().display());
+    vdr(&["collection", "create", "--db", &db, "--collection", "docs", "--sample", "3000", "--dim", "64"]);
+
+    let hits: serde_json::Value =
+        serde_json::from_str(&vdr(&["--json", "collection", "search", "--db", &db, "-c", "docs", "--query-id", "17", "-k", "10"]))
+            .unwrap();
+    let vdr_ids: Vec<String> = hits.as_array().unwrap().iter().map(|h| h["id"].to_string()).collect();
+    assert_eq!(vdr_ids[0], "17");
+
+    // The query vector of record 17, read back through the plugin.
+    let rt = vdr_tests::runtime();
+    let mut local =
+        rt.open_database("local", &vdr_runtime::Grant::directory(dir.path(), false), "local".into()).unwrap();
+    let point = local.fetch("docs", &[vdr_model::PointId::Num(17)]).unwrap().remove(0);
+    let query = serde_json::to_string(point.dense("").unwrap()).unwrap();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/usearch_search.py");
+    let index = dir.path().join("docs/default.usearch");
+    let mut child = Command::new(py)
+        .arg(&script)
+        .arg(&index)
+        .arg("10")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(query.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["size"], 3000, "{result}");
+    assert_eq!(result["dimensions"], 64, "{result}");
+
+    let slots = slot_ids(&dir.path().join("docs/index-keys.bin"));
+    let py_ids: Vec<String> =
+        result["keys"].as_array().unwrap().iter().map(|k| slots[k.as_u64().unwrap() as usize].clone()).collect();
+    assert_eq!(py_ids, vdr_ids, "PyPI usearch and vdr disagree on the neighbours");
+}
