@@ -1,11 +1,13 @@
-//! Backup: export -> canonical stream -> FastCDC -> keyed id -> (skip known)
-//! -> compress -> age -> packs -> store -> index -> snapshot.
+//! Backup: export -> canonical stream -> record-aware chunks -> keyed id ->
+//! (skip known) -> compress -> packs (one age file each) -> store -> index -> snapshot.
 //!
 //! Stages run on their own threads joined by bounded channels, so memory
-//! stays bounded (a few chunks and packs in flight) and both cores work:
-//! the caller's thread exports and chunks, workers hash/compress/encrypt,
-//! one packer assembles packs, two uploaders store them and write the index
-//! in small batches — never an index entry before its pack is stored.
+//! stays bounded (a few segments and packs in flight) and both cores work:
+//! the caller's thread exports, normalises, frames and places chunk
+//! boundaries (a keyed hash of each point id); workers take ~1 MiB segments
+//! of whole chunks and digest the points, hash, compress and encrypt the
+//! chunks into packs of their own; two uploaders store packs and write the
+//! index in small batches — never an index entry before its pack is stored.
 
 use crossbeam_channel::{bounded, unbounded};
 use serde::{Deserialize, Serialize};
@@ -13,10 +15,11 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
-use vdr_model::canonical::{self, SetDigest};
+use vdr_model::canonical;
 use vdr_model::{CollectionSchema, Database, Error, Point, Result, put_object};
 
-use crate::chunker::StreamChunker;
+use crate::chunker::{RecordChunker, Segment};
+use crate::compress::Plan;
 use crate::format::{Id, pack_key};
 use crate::index::{self, IndexFile, IndexedPack};
 use crate::pack::{FinishedPack, PackWriter};
@@ -105,16 +108,25 @@ pub struct BackupSummary {
     pub duration_secs: f64,
 }
 
-struct ChunkJob {
+struct SegmentJob {
     seq: usize,
-    data: Vec<u8>,
+    segment: Segment,
 }
+
+/// What a worker reports for one segment.
+struct SegmentResult {
+    seq: usize,
+    blobs: Vec<BlobRef>,
+    lanes: [u64; 4],
+}
+
+/// Stream segments handed to workers: ~1 MiB of whole chunks.
+const SEGMENT_SIZE: usize = 1 << 20;
 
 struct PendingCollection {
     name: String,
     schema: CollectionSchema,
     records: u64,
-    digest: String,
     stream_length: u64,
     seqs: std::ops::Range<usize>,
     baseline: Option<serde_json::Value>,
@@ -178,58 +190,79 @@ impl Repository {
         };
         let target = self.config.pack_target_size as usize;
         let index_batch = opts.index_batch_packs.max(1);
-        let (result_tx, result_rx) = unbounded::<(usize, BlobRef)>();
+        let (result_tx, result_rx) = unbounded::<SegmentResult>();
 
         let produced: Result<Vec<PendingCollection>> = std::thread::scope(|s| {
-            let (chunk_tx, chunk_rx) = bounded::<ChunkJob>(threads * 2);
-            let (blob_tx, blob_rx) = bounded::<(Id, Vec<u8>, u32)>(threads * 2);
+            let (job_tx, job_rx) = bounded::<SegmentJob>(threads * 2);
             let (pack_tx, pack_rx) = bounded::<FinishedPack>(1);
             for _ in 0..threads {
-                let (chunk_rx, blob_tx, result_tx) =
-                    (chunk_rx.clone(), blob_tx.clone(), result_tx.clone());
+                let (job_rx, result_tx, pack_tx) =
+                    (job_rx.clone(), result_tx.clone(), pack_tx.clone());
                 let (key, known, shared) = (&self.key, &known, &shared);
                 s.spawn(move || {
-                    for job in chunk_rx {
+                    let mut writer: Option<PackWriter> = None;
+                    let mut stored = Vec::with_capacity(128 << 10);
+                    for job in job_rx {
                         if shared.aborted() {
-                            break;
+                            return;
                         }
-                        let id = key.chunk_id(&job.data);
-                        let _ = result_tx
-                            .send((job.seq, BlobRef { id, length: job.data.len() as u32 }));
-                        if !known.lock().unwrap().insert(id) {
-                            continue;
+                        let seg = &job.segment;
+                        let lanes = digest_frames(&seg.data);
+                        let mut from = 0;
+                        let mut chunks = Vec::with_capacity(seg.ends.len());
+                        for &end in &seg.ends {
+                            chunks.push(&seg.data[from..end]);
+                            from = end;
                         }
-                        let sealed = key.seal(&crate::compress::encode(&job.data, level));
-                        shared.chunks_new.fetch_add(1, Ordering::Relaxed);
-                        if blob_tx.send((id, sealed, job.data.len() as u32)).is_err() {
-                            break;
+                        let ids: Vec<Id> = chunks.iter().map(|c| key.chunk_id(c)).collect();
+                        let new: Vec<bool> = {
+                            let mut k = known.lock().unwrap();
+                            ids.iter().map(|id| k.insert(*id)).collect()
+                        };
+                        let fresh: Vec<&[u8]> =
+                            chunks.iter().zip(&new).filter(|(_, n)| **n).map(|(c, _)| *c).collect();
+                        if !fresh.is_empty() {
+                            let plan = Plan::sample(&fresh, level);
+                            for (i, c) in chunks.iter().enumerate() {
+                                if !new[i] {
+                                    continue;
+                                }
+                                stored.clear();
+                                crate::compress::encode_into(c, &plan, &mut stored);
+                                let w = writer.get_or_insert_with(|| {
+                                    PackWriter::new(key, target + (2 << 20))
+                                });
+                                w.add(ids[i], &stored, c.len() as u32);
+                                shared.chunks_new.fetch_add(1, Ordering::Relaxed);
+                                if w.len() >= target {
+                                    let full = writer.take().unwrap().finish();
+                                    if pack_tx.send(full).is_err() {
+                                        return;
+                                    }
+                                }
+                            }
                         }
+                        let blobs = chunks
+                            .iter()
+                            .zip(&ids)
+                            .zip(&seg.starts_record)
+                            .map(|((c, id), s)| BlobRef {
+                                id: *id,
+                                length: c.len() as u32,
+                                starts_record: *s,
+                            })
+                            .collect();
+                        let _ = result_tx.send(SegmentResult { seq: job.seq, blobs, lanes });
+                    }
+                    if let Some(w) = writer
+                        && !w.is_empty()
+                        && !shared.aborted()
+                    {
+                        let _ = pack_tx.send(w.finish());
                     }
                 });
             }
-            drop((chunk_rx, blob_tx));
-            let (key, shared_ref) = (&self.key, &shared);
-            s.spawn(move || {
-                let mut writer = PackWriter::with_capacity(target + (1 << 20));
-                for (id, sealed, raw) in blob_rx {
-                    if shared_ref.aborted() {
-                        return;
-                    }
-                    writer.add(id, &sealed, raw);
-                    if writer.len() >= target {
-                        let full = std::mem::replace(
-                            &mut writer,
-                            PackWriter::with_capacity(target + (1 << 20)),
-                        );
-                        if pack_tx.send(full.finish(key)).is_err() {
-                            return;
-                        }
-                    }
-                }
-                if !writer.is_empty() && !shared_ref.aborted() {
-                    let _ = pack_tx.send(writer.finish(key));
-                }
-            });
+            drop((job_rx, pack_tx));
             for _ in 0..2 {
                 let pack_rx = pack_rx.clone();
                 let shared = &shared;
@@ -246,11 +279,11 @@ impl Repository {
                 });
             }
             drop(pack_rx);
-            let r = self.produce(db, &names, &mut opts, &chunk_tx, &shared);
+            let r = self.produce(db, &names, &mut opts, &job_tx, &shared);
             if r.is_err() {
                 shared.abort.store(true, Ordering::SeqCst);
             }
-            drop(chunk_tx);
+            drop(job_tx);
             r
         });
         drop(result_tx);
@@ -263,13 +296,21 @@ impl Repository {
             index::write_file(self.store.as_ref(), &self.key, &IndexFile { packs: rest })?;
         }
 
-        let mut refs: Vec<(usize, BlobRef)> = result_rx.iter().collect();
-        refs.sort_by_key(|r| r.0);
-        let refs: Vec<BlobRef> = refs.into_iter().map(|r| r.1).collect();
+        let mut results: Vec<SegmentResult> = result_rx.iter().collect();
+        results.sort_by_key(|r| r.seq);
         let mut entries = Vec::new();
         let mut summaries = Vec::new();
+        let mut chunks_total = 0u64;
         for p in pending {
-            let blobs = refs[p.seqs.clone()].to_vec();
+            let mut lanes = [0u64; 4];
+            let mut blobs = Vec::new();
+            for r in &mut results[p.seqs.clone()] {
+                for (l, v) in lanes.iter_mut().zip(r.lanes) {
+                    *l = l.wrapping_add(v);
+                }
+                blobs.append(&mut r.blobs);
+            }
+            chunks_total += blobs.len() as u64;
             summaries.push(CollectionBackup {
                 name: p.name.clone(),
                 records: p.records,
@@ -298,7 +339,7 @@ impl Repository {
                 },
                 schema: p.schema,
                 records: p.records,
-                content_digest: p.digest,
+                content_digest: lanes_hex(&lanes),
                 stream_length: p.stream_length,
                 blobs,
                 baseline: p.baseline,
@@ -320,7 +361,7 @@ impl Repository {
             snapshot: snap.id,
             bytes_read,
             bytes_new,
-            chunks_total: refs.len() as u64,
+            chunks_total,
             chunks_new: shared.chunks_new.load(Ordering::SeqCst),
             dedup_ratio: if bytes_new == 0 {
                 f64::INFINITY
@@ -341,6 +382,7 @@ impl Repository {
             pending.push(IndexedPack {
                 id: pack.id,
                 size: pack.bytes.len() as u64,
+                payload_offset: pack.payload_offset,
                 blobs: pack.entries,
             });
             if pending.len() >= index_batch { std::mem::take(&mut *pending) } else { Vec::new() }
@@ -351,32 +393,32 @@ impl Repository {
         Ok(())
     }
 
-    /// Export each collection into the chunk channel, in order.
+    /// Export each collection into the segment channel, in order.
     fn produce(
         &self,
         db: &mut dyn Database,
         names: &[String],
         opts: &mut BackupOptions<'_>,
-        chunk_tx: &crossbeam_channel::Sender<ChunkJob>,
+        job_tx: &crossbeam_channel::Sender<SegmentJob>,
         shared: &Shared,
     ) -> Result<Vec<PendingCollection>> {
         let mut seq = 0usize;
         let mut out = Vec::new();
         let mut total_read = 0u64;
-        let mut ready = Vec::new();
-        let send = |ready: &mut Vec<Vec<u8>>, seq: &mut usize| -> Result<()> {
-            for data in ready.drain(..) {
-                chunk_tx
-                    .send(ChunkJob { seq: *seq, data })
-                    .map_err(|_| Error::internal("backup pipeline stopped"))?;
-                *seq += 1;
+        let send = |segment: Segment, seq: &mut usize| -> Result<()> {
+            if segment.ends.is_empty() {
+                return Ok(());
             }
+            job_tx
+                .send(SegmentJob { seq: *seq, segment })
+                .map_err(|_| Error::internal("backup pipeline stopped"))?;
+            *seq += 1;
             Ok(())
         };
         for name in names {
             let schema = db.describe_collection(name)?;
-            let mut chunker = StreamChunker::new(self.config.chunker);
-            let mut digest = SetDigest::default();
+            let mut chunker =
+                RecordChunker::new(self.config.chunker, self.key.boundary_key, SEGMENT_SIZE);
             let (mut records, mut stream_length) = (0u64, 0u64);
             let first_seq = seq;
             {
@@ -397,13 +439,12 @@ impl Repository {
                         let buf = chunker.buffer();
                         let start = buf.len();
                         canonical::encode_frame(&point, buf);
-                        // The frame body is exactly `canonical::encode(point)`.
-                        digest.add(blake3::hash(&buf[start + 4..]).as_bytes());
                         stream_length += (buf.len() - start) as u64;
                         records += 1;
+                        if let Some(segment) = chunker.frame_done(start) {
+                            send(segment, &mut seq)?;
+                        }
                     }
-                    chunker.take_ready(&mut ready);
-                    send(&mut ready, &mut seq)?;
                     if let Some(progress) = opts.progress.as_mut() {
                         progress(&BackupProgress {
                             collection: name.clone(),
@@ -414,8 +455,7 @@ impl Repository {
                     }
                 }
             }
-            chunker.finish(&mut ready);
-            send(&mut ready, &mut seq)?;
+            send(chunker.finish(), &mut seq)?;
             total_read += stream_length;
             let mut baseline = None;
             for o in opts.observers.iter_mut() {
@@ -428,7 +468,6 @@ impl Repository {
                 name: name.clone(),
                 schema,
                 records,
-                digest: digest.hex(),
                 stream_length,
                 seqs: first_seq..seq,
                 baseline,
@@ -452,4 +491,28 @@ impl Repository {
             })
             .map(|s| s.id))
     }
+}
+
+/// Lane-wise wrapping sum of the BLAKE3 digests of the frame bodies of a
+/// run of whole frames (a part of `canonical::SetDigest`).
+pub(crate) fn digest_frames(mut data: &[u8]) -> [u64; 4] {
+    let mut lanes = [0u64; 4];
+    while data.len() >= 4 {
+        let len = u32::from_le_bytes(data[..4].try_into().unwrap()) as usize;
+        let Some(body) = data.get(4..4 + len) else { break };
+        add_digest(&mut lanes, blake3::hash(body).as_bytes());
+        data = &data[4 + len..];
+    }
+    lanes
+}
+
+pub(crate) fn add_digest(lanes: &mut [u64; 4], d: &[u8; 32]) {
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        *lane = lane.wrapping_add(u64::from_le_bytes(d[i * 8..i * 8 + 8].try_into().unwrap()));
+    }
+}
+
+/// The hex form of `canonical::SetDigest`: the lanes as u64 LE bytes.
+pub(crate) fn lanes_hex(lanes: &[u64; 4]) -> String {
+    lanes.iter().flat_map(|l| l.to_le_bytes()).map(|b| format!("{b:02x}")).collect()
 }

@@ -194,14 +194,26 @@ fn read_pack(repo: &Repository, index: &Index, id: &Id) -> (usize, Vec<Problem>)
         problem(&name, "content does not match the pack's name (bytes changed)".into());
     }
     let indexed = &index.packs[id].blobs;
-    match pack::read_header(&repo.key, &name, &bytes) {
-        Ok(header) => {
+    let plain = match repo.key.open(&name, &bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            problem(&name, e.to_string());
+            return (0, problems);
+        }
+    };
+    let chunks = (plain.len() as u64).div_ceil(pack::CHUNK).max(1);
+    let payload_offset = bytes.len() as u64 - plain.len() as u64 - 16 * chunks;
+    if payload_offset != index.packs[id].payload_offset as u64 {
+        problem(&name, "the index gives the wrong payload offset".into());
+    }
+    match pack::parse_table(&name, &plain) {
+        Ok(table) => {
             let a: HashSet<_> =
-                header.iter().map(|e| (e.id, e.offset, e.length, e.raw_length)).collect();
+                table.iter().map(|e| (e.id, e.offset, e.length, e.raw_length)).collect();
             let b: HashSet<_> =
                 indexed.iter().map(|e| (e.id, e.offset, e.length, e.raw_length)).collect();
             if a != b {
-                problem(&name, "pack header and index disagree".into());
+                problem(&name, "pack table and index disagree".into());
             }
         }
         Err(e) => problem(&name, e.to_string()),
@@ -210,12 +222,12 @@ fn read_pack(repo: &Repository, index: &Index, id: &Id) -> (usize, Vec<Problem>)
     for e in indexed {
         let what = format!("blob {} in pack {name}", e.id.short());
         let end = e.offset as usize + e.length as usize;
-        let Some(sealed) = bytes.get(e.offset as usize..end) else {
+        let Some(stored) = plain.get(e.offset as usize..end) else {
             problem(&what, "lies beyond the end of the pack".into());
             continue;
         };
         read += 1;
-        if let Err(err) = pack::open_blob(&repo.key, &what, e, sealed) {
+        if let Err(err) = pack::open_blob(&repo.key, &what, e, stored) {
             problem(&what, err.to_string());
         }
     }

@@ -1,67 +1,152 @@
-//! Per-chunk compression: raw, zstd, or zstd over byte planes.
+//! Per-chunk compression: raw, zstd, or record-aware float planes.
 //!
-//! Embeddings barely compress as bytes (~7 %), but split into the four byte
-//! planes of their f32 values the sign/exponent plane compresses well while
-//! the mantissa planes are noise. So each plane is compressed only when a
-//! sample of it pays, and a chunk is stored raw when nothing does: zstd never
-//! runs over the incompressible bulk, which keeps the backup fast.
+//! Embeddings barely compress as bytes (~7 %), but the four byte planes of
+//! their f32 values differ: the sign/exponent plane compresses well, the
+//! mantissa planes are noise. Chunks hold whole point frames, so the codec
+//! `RECORDS` pulls every dense/multi vector's f32s out of the frames (exact
+//! alignment, whatever the payload lengths), splits them into planes and
+//! compresses only the parts a sample showed to pay; the rest (ids, headers,
+//! payload JSON) is compressed as one "meta" stream.
+//!
+//! What pays is decided once per segment of the stream (~1 MiB) from a
+//! sample ([`Plan`]), so zstd never runs over incompressible bulk.
 
+use std::cell::RefCell;
 use vdr_model::Result;
 
 use crate::format::corrupt;
 
 pub const RAW: u8 = 0;
 pub const ZSTD: u8 = 1;
-pub const PLANES: u8 = 2;
+pub const RECORDS: u8 = 2;
 
-const SAMPLE: usize = 16 << 10;
-/// A stream (or plane) is compressed only if its sample shrinks below this fraction.
-const WORTH_IT: f64 = 0.92;
+/// A part is compressed only if its sample shrinks below this fraction.
+const WORTH_IT: f64 = 0.95;
+const SAMPLE: usize = 64 << 10;
 
-/// Encode a chunk; `level` 0 disables compression.
-pub fn encode(data: &[u8], level: i32) -> Vec<u8> {
-    if level == 0 || data.len() < 4 * SAMPLE {
-        return with_codec(RAW, data);
+/// Which parts of a segment's chunks are worth compressing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Plan {
+    pub level: i32,
+    /// Whole-chunk zstd, for chunks that are not whole frames.
+    pub plain: bool,
+    pub meta: bool,
+    pub planes: [bool; 4],
+}
+
+impl Plan {
+    pub fn raw() -> Plan {
+        Plan::default()
     }
-    let plain_ratio = sample_ratio(data, level);
-    let planes = split_planes(data);
-    let plane_ratios: Vec<f64> = planes.iter().map(|p| sample_ratio(p, level)).collect();
-    let planes_estimate: f64 = plane_ratios.iter().map(|r| r.min(1.0) / 4.0).sum();
-    if plain_ratio.min(planes_estimate) > WORTH_IT {
-        return with_codec(RAW, data);
-    }
-    if plain_ratio <= planes_estimate {
-        return match zstd::bulk::compress(data, level) {
-            Ok(z) if z.len() < data.len() => with_codec(ZSTD, &z),
-            _ => with_codec(RAW, data),
-        };
-    }
-    let mut out = Vec::with_capacity(data.len());
-    out.push(PLANES);
-    let mut bodies: Vec<(u8, Vec<u8>)> = Vec::with_capacity(4);
-    for (plane, ratio) in planes.into_iter().zip(&plane_ratios) {
-        let body = if *ratio <= WORTH_IT {
-            match zstd::bulk::compress(&plane, level) {
-                Ok(z) if z.len() < plane.len() => (ZSTD, z),
-                _ => (RAW, plane),
+    /// Sample up to 64 KiB of whole chunks of a segment.
+    pub fn sample(chunks: &[&[u8]], level: i32) -> Plan {
+        if level == 0 {
+            return Plan::raw();
+        }
+        let mut split = Split::default();
+        let mut plain = Vec::new();
+        for c in chunks {
+            if plain.len() >= SAMPLE {
+                break;
             }
+            plain.extend_from_slice(c);
+            let _ = split_records(c, &mut split);
+        }
+        let pays = |data: &[u8]| data.len() >= 64 && ratio(data, level) <= WORTH_IT;
+        let planes = if split.floats.len() >= 256 {
+            let p = planes_of(&split.floats);
+            [pays(&p[0]), pays(&p[1]), pays(&p[2]), pays(&p[3])]
         } else {
-            (RAW, plane)
+            [false; 4]
         };
-        bodies.push(body);
+        Plan { level, plain: pays(&plain), meta: pays(&split.meta), planes }
     }
-    for (mode, body) in &bodies {
-        out.push(*mode);
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+}
+
+thread_local! {
+    static COMPRESSORS: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+fn zstd(data: &[u8], level: i32) -> Option<Vec<u8>> {
+    COMPRESSORS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_none_or(|(l, _)| *l != level) {
+            *c = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        }
+        let z = c.as_mut().unwrap().1.compress(data).ok()?;
+        (z.len() < data.len()).then_some(z)
+    })
+}
+
+fn unzstd(what: &str, data: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(
+                zstd::bulk::Decompressor::new().map_err(|e| corrupt(what, format!("zstd: {e}")))?,
+            );
+        }
+        let out = d
+            .as_mut()
+            .unwrap()
+            .decompress(data, raw_len)
+            .map_err(|e| corrupt(what, format!("zstd: {e}")))?;
+        if out.len() != raw_len {
+            return Err(corrupt(what, "zstd part has the wrong length"));
+        }
+        Ok(out)
+    })
+}
+
+fn ratio(data: &[u8], level: i32) -> f64 {
+    match zstd(data, level) {
+        Some(z) => z.len() as f64 / data.len().max(1) as f64,
+        None => 1.0,
     }
-    for (_, body) in &bodies {
-        out.extend_from_slice(body);
+}
+
+/// Encode a chunk following `plan`, appending `codec body` to `out`.
+pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
+    let start = out.len();
+    if plan.meta || plan.planes.iter().any(|p| *p) {
+        let mut split = Split::default();
+        if split_records(data, &mut split).is_some() {
+            let planes = planes_of(&split.floats);
+            out.push(RECORDS);
+            out.extend_from_slice(&((split.floats.len() / 4) as u32).to_le_bytes());
+            let mut bodies: Vec<(u8, std::borrow::Cow<[u8]>)> = Vec::with_capacity(5);
+            let part = |data: &[u8], on: bool| match on.then(|| zstd(data, plan.level)).flatten() {
+                Some(z) => (ZSTD, std::borrow::Cow::Owned(z)),
+                None => (RAW, std::borrow::Cow::Owned(data.to_vec())),
+            };
+            bodies.push(part(&split.meta, plan.meta));
+            for (p, on) in planes.iter().zip(plan.planes) {
+                bodies.push(part(p, on));
+            }
+            for (mode, body) in &bodies {
+                out.push(*mode);
+                out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            }
+            for (_, body) in &bodies {
+                out.extend_from_slice(body);
+            }
+            if out.len() - start < data.len() + 1 {
+                return;
+            }
+            out.truncate(start);
+        }
+    } else if plan.plain
+        && let Some(z) = zstd(data, plan.level)
+    {
+        out.push(ZSTD);
+        out.extend_from_slice(&z);
+        return;
     }
-    out.extend_from_slice(&data[data.len() / 4 * 4..]);
-    if out.len() >= data.len() {
-        return with_codec(RAW, data);
-    }
-    out
+    out.push(RAW);
+    out.extend_from_slice(data);
 }
 
 /// Decode a chunk of `raw_len` bytes; `what` names the blob in errors.
@@ -70,39 +155,7 @@ pub fn decode(what: &str, stored: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     let out = match codec {
         RAW => body.to_vec(),
         ZSTD => unzstd(what, body, raw_len)?,
-        PLANES => {
-            if body.len() < 20 {
-                return Err(corrupt(what, "truncated plane header"));
-            }
-            let plane_len = raw_len / 4;
-            let mut out = vec![0u8; raw_len];
-            let mut pos = 20;
-            for k in 0..4 {
-                let mode = body[k * 5];
-                let len =
-                    u32::from_le_bytes(body[k * 5 + 1..k * 5 + 5].try_into().unwrap()) as usize;
-                let stored =
-                    body.get(pos..pos + len).ok_or_else(|| corrupt(what, "truncated plane"))?;
-                pos += len;
-                let plane = match mode {
-                    RAW => stored.to_vec(),
-                    ZSTD => unzstd(what, stored, plane_len)?,
-                    m => return Err(corrupt(what, format!("unknown plane mode {m}"))),
-                };
-                if plane.len() != plane_len {
-                    return Err(corrupt(what, "plane has the wrong length"));
-                }
-                for (i, b) in plane.iter().enumerate() {
-                    out[i * 4 + k] = *b;
-                }
-            }
-            let tail = &body[pos..];
-            if tail.len() != raw_len - plane_len * 4 {
-                return Err(corrupt(what, "wrong tail length"));
-            }
-            out[plane_len * 4..].copy_from_slice(tail);
-            out
-        }
+        RECORDS => decode_records(what, body, raw_len)?,
         c => return Err(corrupt(what, format!("unknown codec {c}"))),
     };
     if out.len() != raw_len {
@@ -111,73 +164,266 @@ pub fn decode(what: &str, stored: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn unzstd(what: &str, data: &[u8], raw_len: usize) -> Result<Vec<u8>> {
-    zstd::bulk::decompress(data, raw_len).map_err(|e| corrupt(what, format!("zstd: {e}")))
-}
-
-fn with_codec(codec: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 1);
-    out.push(codec);
-    out.extend_from_slice(body);
-    out
-}
-
-/// Compressed/original size of a sample from the middle of `data`.
-fn sample_ratio(data: &[u8], level: i32) -> f64 {
-    let start = (data.len().saturating_sub(SAMPLE)) / 2;
-    let sample = &data[start..(start + SAMPLE).min(data.len())];
-    match zstd::bulk::compress(sample, level) {
-        Ok(z) => z.len() as f64 / sample.len().max(1) as f64,
-        Err(_) => 1.0,
+fn decode_records(what: &str, body: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+    let bad = || corrupt(what, "truncated record codec header");
+    let n = u32::from_le_bytes(body.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
+    let meta_len = raw_len.checked_sub(n * 4).ok_or_else(bad)?;
+    let head = body.get(4..29).ok_or_else(bad)?;
+    let mut pos = 29;
+    let mut parts = Vec::with_capacity(5);
+    for k in 0..5 {
+        let mode = head[k * 5];
+        let len = u32::from_le_bytes(head[k * 5 + 1..k * 5 + 5].try_into().unwrap()) as usize;
+        let stored = body.get(pos..pos + len).ok_or_else(|| corrupt(what, "truncated part"))?;
+        pos += len;
+        let want = if k == 0 { meta_len } else { n };
+        parts.push(match mode {
+            RAW if stored.len() == want => std::borrow::Cow::Borrowed(stored),
+            RAW => return Err(corrupt(what, "raw part has the wrong length")),
+            ZSTD => std::borrow::Cow::Owned(unzstd(what, stored, want)?),
+            m => return Err(corrupt(what, format!("unknown part mode {m}"))),
+        });
     }
+    if pos != body.len() {
+        return Err(corrupt(what, "trailing bytes after the parts"));
+    }
+    let mut m = Merge {
+        meta: &parts[0],
+        planes: [&parts[1], &parts[2], &parts[3], &parts[4]],
+        mpos: 0,
+        fpos: 0,
+        out: Vec::with_capacity(raw_len),
+    };
+    walk(&mut m).ok_or_else(|| corrupt(what, "record codec does not reassemble"))?;
+    if m.mpos != m.meta.len() || m.fpos != n {
+        return Err(corrupt(what, "record codec parts not consumed exactly"));
+    }
+    Ok(m.out)
 }
 
-fn split_planes(data: &[u8]) -> [Vec<u8>; 4] {
-    let n = data.len() / 4;
+fn planes_of(floats: &[u8]) -> [Vec<u8>; 4] {
+    let n = floats.len() / 4;
     let mut planes = [vec![0u8; n], vec![0u8; n], vec![0u8; n], vec![0u8; n]];
-    for (i, quad) in data.chunks_exact(4).enumerate() {
-        planes[0][i] = quad[0];
-        planes[1][i] = quad[1];
-        planes[2][i] = quad[2];
-        planes[3][i] = quad[3];
+    let [p0, p1, p2, p3] = &mut planes;
+    for (i, q) in floats.chunks_exact(4).enumerate() {
+        p0[i] = q[0];
+        p1[i] = q[1];
+        p2[i] = q[2];
+        p3[i] = q[3];
     }
     planes
+}
+
+#[derive(Default)]
+struct Split {
+    meta: Vec<u8>,
+    floats: Vec<u8>,
+}
+
+/// The walker's view of a chunk: structural bytes, and runs of f32s.
+trait Frames {
+    /// The next `k` structural bytes (copied to the output as a side effect).
+    fn take(&mut self, k: usize) -> Option<&[u8]>;
+    fn floats(&mut self, n: usize) -> Option<()>;
+    fn at_end(&self) -> bool;
+    fn position(&self) -> usize;
+}
+
+fn u32_of(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b[..4].try_into().unwrap())
+}
+
+/// Walk whole frames (`len:u32 point`, canonical.rs) to the end of the chunk.
+fn walk(f: &mut impl Frames) -> Option<()> {
+    while !f.at_end() {
+        let len = u32_of(f.take(4)?) as usize;
+        let start = f.position();
+        match f.take(1)?[0] {
+            0 => {
+                f.take(8)?;
+            }
+            1 => {
+                let l = u32_of(f.take(4)?) as usize;
+                f.take(l)?;
+            }
+            _ => return None,
+        }
+        let vcount = u32_of(f.take(4)?);
+        for _ in 0..vcount {
+            let l = u32_of(f.take(4)?) as usize;
+            f.take(l)?;
+            match f.take(1)?[0] {
+                0 => {
+                    let n = u32_of(f.take(4)?) as usize;
+                    f.floats(n)?;
+                }
+                1 => {
+                    let n = u32_of(f.take(4)?) as usize;
+                    f.take(n.checked_mul(8)?)?;
+                }
+                2 => {
+                    let m = u32_of(f.take(4)?);
+                    for _ in 0..m {
+                        let n = u32_of(f.take(4)?) as usize;
+                        f.floats(n)?;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        match f.take(1)?[0] {
+            0 => {}
+            1 => {
+                let l = u32_of(f.take(4)?) as usize;
+                f.take(l)?;
+            }
+            _ => return None,
+        }
+        if f.position() - start != len {
+            return None;
+        }
+    }
+    Some(())
+}
+
+struct Splitter<'a> {
+    data: &'a [u8],
+    pos: usize,
+    split: &'a mut Split,
+}
+
+impl Frames for Splitter<'_> {
+    fn take(&mut self, k: usize) -> Option<&[u8]> {
+        let b = self.data.get(self.pos..self.pos.checked_add(k)?)?;
+        self.pos += k;
+        self.split.meta.extend_from_slice(b);
+        Some(b)
+    }
+    fn floats(&mut self, n: usize) -> Option<()> {
+        let b = self.data.get(self.pos..self.pos.checked_add(n.checked_mul(4)?)?)?;
+        self.pos += b.len();
+        self.split.floats.extend_from_slice(b);
+        Some(())
+    }
+    fn at_end(&self) -> bool {
+        self.pos == self.data.len()
+    }
+    fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+/// Split a chunk of whole frames into meta and float bytes; None if it is
+/// not whole frames (the split may then hold a partial result).
+fn split_records(data: &[u8], split: &mut Split) -> Option<()> {
+    let (m0, f0) = (split.meta.len(), split.floats.len());
+    let r = walk(&mut Splitter { data, pos: 0, split });
+    if r.is_none() {
+        split.meta.truncate(m0);
+        split.floats.truncate(f0);
+    }
+    r
+}
+
+struct Merge<'a> {
+    meta: &'a [u8],
+    planes: [&'a [u8]; 4],
+    mpos: usize,
+    fpos: usize,
+    out: Vec<u8>,
+}
+
+impl Frames for Merge<'_> {
+    fn take(&mut self, k: usize) -> Option<&[u8]> {
+        let b = self.meta.get(self.mpos..self.mpos.checked_add(k)?)?;
+        self.mpos += k;
+        let at = self.out.len();
+        self.out.extend_from_slice(b);
+        Some(&self.out[at..])
+    }
+    fn floats(&mut self, n: usize) -> Option<()> {
+        let end = self.fpos.checked_add(n)?;
+        if end > self.planes[0].len() {
+            return None;
+        }
+        let [p0, p1, p2, p3] = self.planes;
+        self.out.reserve(n * 4);
+        for i in self.fpos..end {
+            self.out.extend_from_slice(&[p0[i], p1[i], p2[i], p3[i]]);
+        }
+        self.fpos = end;
+        Some(())
+    }
+    fn at_end(&self) -> bool {
+        self.mpos == self.meta.len()
+    }
+    fn position(&self) -> usize {
+        self.out.len()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vdr_model::{NamedVector, Point, PointId, SparseVector, VectorData};
 
-    fn floats(n: usize) -> Vec<u8> {
+    fn frames(n: usize) -> Vec<u8> {
         let mut x = 12345u64;
         let mut out = Vec::new();
-        for _ in 0..n {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let v = ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2;
-            out.extend_from_slice(&v.to_le_bytes());
+        for i in 0..n {
+            let v: Vec<f32> = (0..96)
+                .map(|_| {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+                })
+                .collect();
+            let p = Point {
+                id: if i % 2 == 0 { PointId::Num(i as u64) } else { PointId::Str(format!("d{i}")) },
+                vectors: vec![
+                    NamedVector { name: "a".into(), data: VectorData::Dense(v.clone()) },
+                    NamedVector {
+                        name: "s".into(),
+                        data: VectorData::Sparse(SparseVector {
+                            indices: vec![1, 5],
+                            values: vec![0.5, 0.25],
+                        }),
+                    },
+                    NamedVector {
+                        name: "m".into(),
+                        data: VectorData::Multi(vec![v[..3].to_vec()]),
+                    },
+                ],
+                payload: (i % 3 != 0).then(|| format!(r#"{{"doc":{i},"rev":{}}}"#, i * 7)),
+            };
+            vdr_model::canonical::encode_frame(&p, &mut out);
         }
-        out.extend_from_slice(&[1, 2, 3]);
         out
     }
 
     #[test]
     fn every_codec_round_trips() {
-        let f = floats(300_000);
-        let text: Vec<u8> = b"{\"title\":\"hello\"}".repeat(50_000);
+        let f = frames(40);
+        let text: Vec<u8> = b"{\"title\":\"hello\"}".repeat(500);
         let noise: Vec<u8> =
-            (0..500_000u32).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
-        for data in [f, text, noise, vec![7u8; 10]] {
-            let enc = encode(&data, 1);
-            assert!(enc.len() <= data.len() + 1);
-            assert_eq!(decode("t", &enc, data.len()).unwrap(), data);
+            (0..50_000u32).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
+        for data in [f, text, noise, vec![7u8; 10], vec![]] {
+            for plan in [Plan::sample(&[&data], 1), Plan::raw()] {
+                let mut enc = Vec::new();
+                encode_into(&data, &plan, &mut enc);
+                assert!(enc.len() <= data.len() + 1);
+                assert_eq!(decode("t", &enc, data.len()).unwrap(), data);
+            }
         }
     }
 
     #[test]
-    fn floats_use_planes_and_shrink() {
-        let f = floats(300_000);
-        let enc = encode(&f, 1);
-        assert_eq!(enc[0], PLANES);
+    fn frames_use_the_record_codec_and_shrink() {
+        let f = frames(400);
+        let plan = Plan::sample(&[&f], 1);
+        assert!(plan.planes[3], "{plan:?}");
+        let mut enc = Vec::new();
+        encode_into(&f, &plan, &mut enc);
+        assert_eq!(enc[0], RECORDS);
         assert!(enc.len() < f.len() * 9 / 10, "{} vs {}", enc.len(), f.len());
     }
 }

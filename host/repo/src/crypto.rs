@@ -16,11 +16,14 @@ use crate::format::Id;
 
 /// Derivation context for the chunk-id MAC key (BLAKE3 `derive_key`).
 const CHUNK_ID_CONTEXT: &str = "vdr repository v1 chunk id key";
+/// Derivation context for the chunk-boundary key (keyed hash of point ids).
+const BOUNDARY_CONTEXT: &str = "vdr repository v2 chunk boundary key";
 
 pub struct DataKey {
     identity: age::x25519::Identity,
     recipient: age::x25519::Recipient,
     chunk_key: [u8; 32],
+    pub(crate) boundary_key: [u8; 32],
 }
 
 impl DataKey {
@@ -30,8 +33,9 @@ impl DataKey {
     fn from_identity(identity: age::x25519::Identity) -> DataKey {
         let secret = identity.to_string();
         let chunk_key = blake3::derive_key(CHUNK_ID_CONTEXT, secret.expose_secret().as_bytes());
+        let boundary_key = blake3::derive_key(BOUNDARY_CONTEXT, secret.expose_secret().as_bytes());
         let recipient = identity.to_public();
-        DataKey { identity, recipient, chunk_key }
+        DataKey { identity, recipient, chunk_key, boundary_key }
     }
     /// Parse the plaintext of a key file: an age identity file (comments allowed).
     pub fn from_key_file_text(text: &str) -> Result<DataKey> {
@@ -68,6 +72,25 @@ impl DataKey {
         writer.write_all(plaintext).expect("writing to a Vec");
         writer.finish().expect("writing to a Vec");
         out
+    }
+    /// A streaming age encryptor to the data key (packs).
+    pub fn stream_writer<W: Write>(&self, out: W) -> age::stream::StreamWriter<W> {
+        age::Encryptor::with_recipients(iter::once(&self.recipient as &dyn age::Recipient))
+            .expect("an X25519 recipient always wraps")
+            .wrap_output(out)
+            .expect("writing the age header")
+    }
+    /// A seekable age decryptor over `input` (packs, read by range).
+    pub fn stream_reader<R: Read + std::io::Seek>(
+        &self,
+        what: &str,
+        input: R,
+    ) -> Result<age::stream::StreamReader<R>> {
+        let decryptor = age::Decryptor::new(input)
+            .map_err(|e| crate::format::corrupt(what, format!("not a valid age file: {e}")))?;
+        decryptor
+            .decrypt(iter::once(&self.identity as &dyn age::Identity))
+            .map_err(|e| crate::format::corrupt(what, format!("age header rejected: {e}")))
     }
     /// Decrypt and authenticate an age file; `what` names the object in errors.
     pub fn open(&self, what: &str, ciphertext: &[u8]) -> Result<Vec<u8>> {

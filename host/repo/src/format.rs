@@ -5,7 +5,7 @@ use std::fmt;
 use vdr_model::{Error, Result};
 
 /// Bumped on any incompatible change to FORMAT.md.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const CONFIG: &str = "config";
 pub const KEYS: &str = "keys/";

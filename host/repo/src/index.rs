@@ -7,8 +7,10 @@ use std::collections::{HashMap, HashSet};
 use vdr_model::{ObjectStore, Result, list_all};
 
 use crate::crypto::DataKey;
-use crate::format::{self, Id, from_json, index_key, to_json};
-use crate::pack::PackEntry;
+use crate::format::{self, Id, corrupt, index_key};
+use crate::pack::{ENTRY_LEN, PackEntry};
+
+pub const INDEX_MAGIC: &[u8; 8] = b"VDRIDX2\0";
 
 /// One index file's body (JSON, encrypted).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -20,6 +22,8 @@ pub struct IndexFile {
 pub struct IndexedPack {
     pub id: Id,
     pub size: u64,
+    /// Where the pack's first STREAM chunk starts (age header + nonce).
+    pub payload_offset: u32,
     pub blobs: Vec<PackEntry>,
 }
 
@@ -56,13 +60,72 @@ impl Index {
 pub fn read_file(store: &dyn ObjectStore, key: &DataKey, id: &Id) -> Result<IndexFile> {
     let name = index_key(id);
     let sealed = store.get(&name, None, None)?;
-    from_json(&name, &key.open(&name, &sealed)?)
+    decode(&name, &key.open(&name, &sealed)?)
+}
+
+/// `magic | packs:u32 | per pack: id:[32] size:u64 payload_offset:u32 blobs:u32
+/// | blobs x (id:[32] offset:u32 length:u32 raw_length:u32)`
+pub fn encode(file: &IndexFile) -> Vec<u8> {
+    let n: usize = file.packs.iter().map(|p| 48 + p.blobs.len() * ENTRY_LEN).sum();
+    let mut out = Vec::with_capacity(12 + n);
+    out.extend_from_slice(INDEX_MAGIC);
+    out.extend_from_slice(&(file.packs.len() as u32).to_le_bytes());
+    for p in &file.packs {
+        out.extend_from_slice(&p.id.0);
+        out.extend_from_slice(&p.size.to_le_bytes());
+        out.extend_from_slice(&p.payload_offset.to_le_bytes());
+        out.extend_from_slice(&(p.blobs.len() as u32).to_le_bytes());
+        for e in &p.blobs {
+            out.extend_from_slice(&e.id.0);
+            out.extend_from_slice(&(e.offset as u32).to_le_bytes());
+            out.extend_from_slice(&e.length.to_le_bytes());
+            out.extend_from_slice(&e.raw_length.to_le_bytes());
+        }
+    }
+    out
+}
+
+pub fn decode(what: &str, b: &[u8]) -> Result<IndexFile> {
+    let bad = || corrupt(what, "index file is truncated");
+    if b.len() < 12 || &b[..8] != INDEX_MAGIC {
+        return Err(corrupt(what, "index file has no magic"));
+    }
+    let u32_at = |p: usize| -> Result<u32> {
+        Ok(u32::from_le_bytes(b.get(p..p + 4).ok_or_else(bad)?.try_into().unwrap()))
+    };
+    let n = u32_at(8)? as usize;
+    let mut pos = 12;
+    let mut packs = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let head = b.get(pos..pos + 48).ok_or_else(bad)?;
+        let id = Id(head[..32].try_into().unwrap());
+        let size = u64::from_le_bytes(head[32..40].try_into().unwrap());
+        let payload_offset = u32::from_le_bytes(head[40..44].try_into().unwrap());
+        let count = u32::from_le_bytes(head[44..48].try_into().unwrap()) as usize;
+        pos += 48;
+        let body = b.get(pos..pos + count * ENTRY_LEN).ok_or_else(bad)?;
+        pos += count * ENTRY_LEN;
+        let blobs = body
+            .chunks_exact(ENTRY_LEN)
+            .map(|e| PackEntry {
+                id: Id(e[..32].try_into().unwrap()),
+                offset: u32::from_le_bytes(e[32..36].try_into().unwrap()) as u64,
+                length: u32::from_le_bytes(e[36..40].try_into().unwrap()),
+                raw_length: u32::from_le_bytes(e[40..44].try_into().unwrap()),
+            })
+            .collect();
+        packs.push(IndexedPack { id, size, payload_offset, blobs });
+    }
+    if pos != b.len() {
+        return Err(corrupt(what, "trailing bytes after the index"));
+    }
+    Ok(IndexFile { packs })
 }
 
 /// Write an index file; its name is random so concurrent writers never collide.
 pub fn write_file(store: &dyn ObjectStore, key: &DataKey, file: &IndexFile) -> Result<Id> {
     let id = Id::random();
-    store.put(&index_key(&id), &key.seal(&to_json(file)), true)?;
+    store.put(&index_key(&id), &key.seal(&encode(file)), true)?;
     Ok(id)
 }
 

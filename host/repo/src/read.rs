@@ -5,7 +5,6 @@ use vdr_model::{Error, Point, Result};
 
 use crate::index;
 use crate::repository::Repository;
-use crate::restore::FrameDecoder;
 
 impl Repository {
     /// Call `f` with every point of `collection` in `snapshot` (an id, prefix
@@ -27,8 +26,7 @@ impl Repository {
             ))
         })?;
         let (index, _) = index::load(self.store.as_ref(), &self.key)?;
-        let mut frames = FrameDecoder::default();
-        self.for_each_blob(&index, entry, |blob| frames.push(&blob, &mut f))?;
-        frames.finish(entry)
+        self.for_each_points(&index, entry, |d| d.points.into_iter().try_for_each(&mut f))?;
+        Ok(())
     }
 }

@@ -1,11 +1,13 @@
-//! Restore: manifest -> blobs (parallel ranged reads) -> age -> zstd -> points -> database.
+//! Restore: manifest -> segments of blobs -> workers (ranged reads per run of
+//! blobs in one pack, age, decompression, id check, frame parsing, digests)
+//! -> in-order import on the caller's thread, overlapped with the workers.
 
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Instant;
-use vdr_model::canonical::{self, SetDigest};
-use vdr_model::{ByteRange, Database, Error, ErrorKind, Point, Result};
+use vdr_model::canonical;
+use vdr_model::{Database, Error, ErrorKind, Point, Result};
 
 use crate::format::{Id, pack_key};
 use crate::index::{self, Index};
@@ -13,8 +15,54 @@ use crate::pack;
 use crate::repository::Repository;
 use crate::snapshot::{self, CollectionEntry};
 
-/// Blobs fetched and decoded in parallel per window; bounds memory.
-const WINDOW: usize = 8;
+/// Stream bytes per unit of restore work (a run of whole points).
+const SEGMENT: u64 = 4 << 20;
+/// Blobs of one pack closer than this are fetched with one ranged read.
+const GAP: u64 = 256 << 10;
+/// Pack readers (decrypted age headers) each worker keeps open.
+const OPEN_PACKS: usize = 8;
+
+/// Points decoded from one segment of a stream.
+pub(crate) struct Decoded {
+    pub points: Vec<Point>,
+    pub bytes: u64,
+    pub lanes: [u64; 4],
+}
+
+/// What a stream held, to check against its manifest.
+#[derive(Default)]
+pub(crate) struct Totals {
+    pub records: u64,
+    pub bytes: u64,
+    pub lanes: [u64; 4],
+}
+
+impl Totals {
+    fn add(&mut self, d: &Decoded) {
+        self.records += d.points.len() as u64;
+        self.bytes += d.bytes;
+        for (l, v) in self.lanes.iter_mut().zip(d.lanes) {
+            *l = l.wrapping_add(v);
+        }
+    }
+    pub fn digest(&self) -> String {
+        crate::backup::lanes_hex(&self.lanes)
+    }
+    /// Count and digest match the manifest.
+    pub fn finish(&self, entry: &CollectionEntry) -> Result<()> {
+        let what = format!("stream of collection {:?}", entry.name);
+        if self.records != entry.records {
+            return Err(crate::format::corrupt(
+                &what,
+                format!("holds {} points, manifest says {}", self.records, entry.records),
+            ));
+        }
+        if self.digest() != entry.content_digest {
+            return Err(crate::format::corrupt(&what, "content digest differs from the manifest"));
+        }
+        Ok(())
+    }
+}
 
 pub struct RestoreOptions<'a> {
     /// (collection in the snapshot, target name); empty = every collection under its own name.
@@ -168,47 +216,165 @@ impl Repository {
         })
     }
 
-    /// Fetch and decode the stream's blobs in order, `WINDOW` at a time in parallel.
-    pub(crate) fn for_each_blob(
+    /// Fetch, decode and parse the stream's points, segment by segment in
+    /// parallel, delivering them in stream order. Checks count and digest.
+    pub(crate) fn for_each_points(
         &self,
         index: &Index,
         entry: &CollectionEntry,
-        mut consume: impl FnMut(Vec<u8>) -> Result<()>,
-    ) -> Result<()> {
-        std::thread::scope(|s| {
-            let (tx, rx) = crossbeam_channel::bounded::<Result<Vec<u8>>>(WINDOW);
-            s.spawn(move || {
-                for window in entry.blobs.chunks(WINDOW) {
-                    let decoded: Vec<Result<Vec<u8>>> =
-                        window.par_iter().map(|b| self.read_blob(index, &b.id)).collect();
-                    for d in decoded {
-                        let failed = d.is_err();
-                        if tx.send(d).is_err() || failed {
+        mut consume: impl FnMut(Decoded) -> Result<()>,
+    ) -> Result<Totals> {
+        let mut units: Vec<std::ops::Range<usize>> = Vec::new();
+        let (mut from, mut bytes) = (0usize, 0u64);
+        for (i, b) in entry.blobs.iter().enumerate() {
+            if i > from && bytes >= SEGMENT && b.starts_record {
+                units.push(from..i);
+                from = i;
+                bytes = 0;
+            }
+            bytes += b.length as u64;
+        }
+        if from < entry.blobs.len() {
+            units.push(from..entry.blobs.len());
+        }
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let mut totals = Totals::default();
+        std::thread::scope(|s| -> Result<()> {
+            let (job_tx, job_rx) =
+                crossbeam_channel::bounded::<(usize, std::ops::Range<usize>)>(threads);
+            let (out_tx, out_rx) = crossbeam_channel::bounded::<(usize, Result<Decoded>)>(threads);
+            for _ in 0..threads {
+                let (job_rx, out_tx) = (job_rx.clone(), out_tx.clone());
+                s.spawn(move || {
+                    let mut open: Vec<pack::PackReader> = Vec::new();
+                    for (seq, range) in job_rx {
+                        let r = self.decode_unit(index, &entry.blobs[range], &mut open);
+                        let failed = r.is_err();
+                        if out_tx.send((seq, r)).is_err() || failed {
                             return;
                         }
                     }
+                });
+            }
+            drop((job_rx, out_tx));
+            s.spawn(move || {
+                for job in units.into_iter().enumerate() {
+                    if job_tx.send(job).is_err() {
+                        return;
+                    }
                 }
             });
-            for blob in rx {
-                consume(blob?)?;
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0usize;
+            for (seq, r) in out_rx.iter() {
+                waiting.insert(seq, r);
+                while let Some(r) = waiting.remove(&next) {
+                    let d = r?;
+                    totals.add(&d);
+                    consume(d)?;
+                    next += 1;
+                }
             }
             Ok(())
-        })
+        })?;
+        if totals.bytes != entry.stream_length {
+            return Err(crate::format::corrupt(
+                &format!("stream of collection {:?}", entry.name),
+                "is shorter than the manifest says",
+            ));
+        }
+        totals.finish(entry)?;
+        Ok(totals)
     }
 
-    pub(crate) fn read_blob(&self, index: &Index, id: &Id) -> Result<Vec<u8>> {
-        let loc = index
-            .blobs
-            .get(id)
-            .ok_or_else(|| Error::not_found(format!("blob {} is in no index", id.short())))?;
-        let name = pack_key(&loc.pack);
-        let what = format!("blob {} in pack {}", id.short(), name);
-        let range = ByteRange { start: loc.entry.offset, length: loc.entry.length as u64 };
-        let sealed = self.store.get(&name, Some(range), None)?;
-        if sealed.len() != loc.entry.length as usize {
-            return Err(crate::format::corrupt(&what, "pack is shorter than the index says"));
+    /// Read the blobs of one unit (runs of neighbours in one pack with one
+    /// ranged read each), check them, and parse their frames.
+    fn decode_unit(
+        &self,
+        index: &Index,
+        blobs: &[crate::snapshot::BlobRef],
+        open: &mut Vec<pack::PackReader>,
+    ) -> Result<Decoded> {
+        let store = self.store.as_ref();
+        let locs: Vec<_> = blobs
+            .iter()
+            .map(|b| {
+                index.blobs.get(&b.id).copied().ok_or_else(|| {
+                    Error::not_found(format!("blob {} is in no index", b.id.short()))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mut data = Vec::with_capacity(blobs.iter().map(|b| b.length as usize).sum());
+        let mut i = 0;
+        while i < locs.len() {
+            let first = locs[i];
+            let mut j = i + 1;
+            let mut end = first.entry.offset + first.entry.length as u64;
+            while j < locs.len()
+                && locs[j].pack == first.pack
+                && locs[j].entry.offset >= end
+                && locs[j].entry.offset - end <= GAP
+            {
+                end = locs[j].entry.offset + locs[j].entry.length as u64;
+                j += 1;
+            }
+            let pos = match open.iter().position(|r| r.pack == first.pack) {
+                Some(p) => p,
+                None => {
+                    let p = index.packs.get(&first.pack).ok_or_else(|| {
+                        Error::not_found(format!("pack {} is in no index", first.pack.short()))
+                    })?;
+                    if open.len() >= OPEN_PACKS {
+                        open.remove(0);
+                    }
+                    open.push(pack::PackReader::open(
+                        store,
+                        &self.key,
+                        first.pack,
+                        p.size,
+                        p.payload_offset,
+                    )?);
+                    open.len() - 1
+                }
+            };
+            let start = first.entry.offset;
+            let plain = open[pos].read(store, start, end - start)?;
+            for (loc, b) in locs[i..j].iter().zip(&blobs[i..j]) {
+                let at = (loc.entry.offset - start) as usize;
+                let what = format!("blob {} in pack {}", b.id.short(), pack_key(&loc.pack));
+                let chunk = pack::open_blob(
+                    &self.key,
+                    &what,
+                    &loc.entry,
+                    &plain[at..at + loc.entry.length as usize],
+                )?;
+                if chunk.len() != b.length as usize {
+                    return Err(crate::format::corrupt(
+                        &what,
+                        "has a different length than the snapshot says",
+                    ));
+                }
+                data.extend_from_slice(&chunk);
+            }
+            i = j;
         }
-        pack::open_blob(&self.key, &what, &loc.entry, &sealed)
+        let mut lanes = [0u64; 4];
+        let mut points = Vec::new();
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let len = rest
+                .get(..4)
+                .map(|l| u32::from_le_bytes(l.try_into().unwrap()) as usize)
+                .filter(|l| rest.len() >= 4 + l)
+                .ok_or_else(|| {
+                    crate::format::corrupt("point stream", "ends in the middle of a point")
+                })?;
+            let body = &rest[4..4 + len];
+            crate::backup::add_digest(&mut lanes, blake3::hash(body).as_bytes());
+            points.push(canonical::decode(body)?);
+            rest = &rest[4 + len..];
+        }
+        Ok(Decoded { points, bytes: data.len() as u64, lanes })
     }
 
     fn restore_collection(
@@ -220,19 +386,17 @@ impl Repository {
         opts: &mut RestoreOptions<'_>,
     ) -> Result<CollectionRestore> {
         let verify_first = opts.dry_run || entry.stream_length <= opts.verify_first_limit;
-        let mut held: Vec<Vec<u8>> = Vec::new();
+        let mut held: Vec<Decoded> = Vec::new();
         if verify_first {
-            let mut frames = FrameDecoder::default();
-            self.for_each_blob(index, entry, |blob| {
-                frames.push(&blob, |_| Ok(()))?;
-                if !opts.dry_run {
-                    held.push(blob);
+            let dry = opts.dry_run;
+            let totals = self.for_each_points(index, entry, |d| {
+                if !dry {
+                    held.push(d);
                 }
                 Ok(())
             })?;
-            frames.finish(entry)?;
             if opts.dry_run {
-                return Ok(summary(entry, target, &frames));
+                return Ok(summary(entry, target, &totals));
             }
         }
         if target_exists(db, target)? {
@@ -241,33 +405,31 @@ impl Repository {
         let mut schema = entry.schema.clone();
         schema.name = target.to_string();
         db.create_collection(&schema)?;
-        let mut frames = FrameDecoder::default();
-        let mut batch: Vec<Point> = Vec::with_capacity(opts.batch_size);
         let batch_size = opts.batch_size.max(1);
+        let mut done = Totals::default();
         let mut import =
-            |blob: Vec<u8>, db: &mut dyn Database, opts: &mut RestoreOptions<'_>| -> Result<()> {
-                frames.push(&blob, |p| {
-                    batch.push(p);
-                    if batch.len() >= batch_size {
-                        db.import_batch(target, std::mem::take(&mut batch))?;
-                    }
-                    Ok(())
-                })?;
+            |d: Decoded, db: &mut dyn Database, opts: &mut RestoreOptions<'_>| -> Result<()> {
+                done.add(&d);
+                let mut points = d.points;
+                while !points.is_empty() {
+                    let rest = points.split_off(points.len().min(batch_size));
+                    db.import_batch(target, std::mem::replace(&mut points, rest))?;
+                }
                 if let Some(progress) = opts.progress.as_mut() {
                     progress(&RestoreProgress {
                         collection: target.into(),
-                        records: frames.records,
-                        bytes: frames.bytes,
+                        records: done.records,
+                        bytes: done.bytes,
                     });
                 }
                 Ok(())
             };
         if verify_first {
-            for blob in held {
-                import(blob, db, opts)?;
+            for d in held {
+                import(d, db, opts)?;
             }
         } else {
-            self.for_each_blob(index, entry, |blob| import(blob, db, opts)).map_err(|e| {
+            self.for_each_points(index, entry, |d| import(d, db, opts)).map_err(|e| {
                 Error::new(
                     e.kind,
                     format!(
@@ -276,22 +438,19 @@ impl Repository {
                 )
             })?;
         }
-        if !batch.is_empty() {
-            db.import_batch(target, batch)?;
-        }
         db.flush(target)?;
-        frames.finish(entry)?;
-        Ok(summary(entry, target, &frames))
+        done.finish(entry)?;
+        Ok(summary(entry, target, &done))
     }
 }
 
-fn summary(entry: &CollectionEntry, target: &str, frames: &FrameDecoder) -> CollectionRestore {
+fn summary(entry: &CollectionEntry, target: &str, totals: &Totals) -> CollectionRestore {
     CollectionRestore {
         source: entry.name.clone(),
         target: target.into(),
-        records: frames.records,
-        bytes: frames.bytes,
-        content_digest: frames.digest.hex(),
+        records: totals.records,
+        bytes: totals.bytes,
+        content_digest: totals.digest(),
     }
 }
 
@@ -301,51 +460,4 @@ fn target_exists(db: &mut dyn Database, name: &str) -> Result<bool> {
 
 fn target_has_points(db: &mut dyn Database, name: &str) -> Result<bool> {
     Ok(target_exists(db, name)? && db.count(name)? > 0)
-}
-
-/// Splits a chunked canonical stream back into points, digesting them.
-#[derive(Default)]
-pub(crate) struct FrameDecoder {
-    carry: Vec<u8>,
-    pub records: u64,
-    pub bytes: u64,
-    pub digest: SetDigest,
-}
-
-impl FrameDecoder {
-    pub fn push(&mut self, chunk: &[u8], mut f: impl FnMut(Point) -> Result<()>) -> Result<()> {
-        self.bytes += chunk.len() as u64;
-        self.carry.extend_from_slice(chunk);
-        let mut pos = 0;
-        while self.carry.len() - pos >= 4 {
-            let len = u32::from_le_bytes(self.carry[pos..pos + 4].try_into().unwrap()) as usize;
-            if self.carry.len() - pos - 4 < len {
-                break;
-            }
-            let body = &self.carry[pos + 4..pos + 4 + len];
-            self.digest.add(blake3::hash(body).as_bytes());
-            self.records += 1;
-            f(canonical::decode(body)?)?;
-            pos += 4 + len;
-        }
-        self.carry.drain(..pos);
-        Ok(())
-    }
-    /// The stream ended: nothing left over, and count and digest match the manifest.
-    pub fn finish(&self, entry: &CollectionEntry) -> Result<()> {
-        let what = format!("stream of collection {:?}", entry.name);
-        if !self.carry.is_empty() {
-            return Err(crate::format::corrupt(&what, "ends in the middle of a point"));
-        }
-        if self.records != entry.records {
-            return Err(crate::format::corrupt(
-                &what,
-                format!("holds {} points, manifest says {}", self.records, entry.records),
-            ));
-        }
-        if self.digest.hex() != entry.content_digest {
-            return Err(crate::format::corrupt(&what, "content digest differs from the manifest"));
-        }
-        Ok(())
-    }
 }

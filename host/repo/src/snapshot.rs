@@ -29,7 +29,8 @@ pub struct CollectionEntry {
     pub content_digest: String,
     /// Length of the canonical point stream (sum of the blob lengths).
     pub stream_length: u64,
-    /// The stream's chunks, in order.
+    /// The stream's chunks, in order (stored in binary after the JSON, not in it).
+    #[serde(skip)]
     pub blobs: Vec<BlobRef>,
     /// Verification baseline (golden queries, ground truth), filled by observers.
     pub baseline: Option<serde_json::Value>,
@@ -39,6 +40,65 @@ pub struct CollectionEntry {
 pub struct BlobRef {
     pub id: Id,
     pub length: u32,
+    /// False only for the second and later pieces of a point longer than the
+    /// chunker's `max_size` (the chunk does not begin with a frame).
+    pub starts_record: bool,
+}
+
+pub const SNAPSHOT_MAGIC: &[u8; 8] = b"VDRSNAP2";
+const CONTINUES: u32 = 1 << 31;
+
+/// `magic | json_len:u32 | json | per collection: count:u32 | count x (id:[32] length:u32)`;
+/// bit 31 of `length` set = the chunk does not begin with a frame.
+pub fn encode(snapshot: &Snapshot) -> Vec<u8> {
+    let json = to_json(snapshot);
+    let n: usize = snapshot.collections.iter().map(|c| 4 + c.blobs.len() * 36).sum();
+    let mut out = Vec::with_capacity(12 + json.len() + n);
+    out.extend_from_slice(SNAPSHOT_MAGIC);
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&json);
+    for c in &snapshot.collections {
+        out.extend_from_slice(&(c.blobs.len() as u32).to_le_bytes());
+        for b in &c.blobs {
+            out.extend_from_slice(&b.id.0);
+            let flag = if b.starts_record { 0 } else { CONTINUES };
+            out.extend_from_slice(&(b.length | flag).to_le_bytes());
+        }
+    }
+    out
+}
+
+pub fn decode(what: &str, b: &[u8]) -> Result<Snapshot> {
+    let bad = || format::corrupt(what, "snapshot is truncated");
+    if b.len() < 12 || &b[..8] != SNAPSHOT_MAGIC {
+        return Err(format::corrupt(what, "snapshot has no magic"));
+    }
+    let json_len = u32::from_le_bytes(b[8..12].try_into().unwrap()) as usize;
+    let json = b.get(12..12 + json_len).ok_or_else(bad)?;
+    let mut snap: Snapshot = from_json(what, json)?;
+    let mut pos = 12 + json_len;
+    for c in &mut snap.collections {
+        let n =
+            u32::from_le_bytes(b.get(pos..pos + 4).ok_or_else(bad)?.try_into().unwrap()) as usize;
+        pos += 4;
+        let list = b.get(pos..pos + n * 36).ok_or_else(bad)?;
+        pos += n * 36;
+        c.blobs = list
+            .chunks_exact(36)
+            .map(|e| {
+                let l = u32::from_le_bytes(e[32..36].try_into().unwrap());
+                BlobRef {
+                    id: Id(e[..32].try_into().unwrap()),
+                    length: l & !CONTINUES,
+                    starts_record: l & CONTINUES == 0,
+                }
+            })
+            .collect();
+    }
+    if pos != b.len() {
+        return Err(format::corrupt(what, "trailing bytes after the snapshot"));
+    }
+    Ok(snap)
 }
 
 /// A snapshot without its blob lists, for listings.
@@ -72,13 +132,13 @@ impl Snapshot {
 }
 
 pub fn save(store: &dyn ObjectStore, key: &DataKey, snapshot: &Snapshot) -> Result<()> {
-    store.put(&snapshot_key(&snapshot.id), &key.seal(&to_json(snapshot)), true)
+    store.put(&snapshot_key(&snapshot.id), &key.seal(&encode(snapshot)), true)
 }
 
 pub fn load(store: &dyn ObjectStore, key: &DataKey, id: &Id) -> Result<Snapshot> {
     let name = snapshot_key(id);
     let sealed = store.get(&name, None, None)?;
-    let snap: Snapshot = from_json(&name, &key.open(&name, &sealed)?)?;
+    let snap = decode(&name, &key.open(&name, &sealed)?)?;
     if snap.id != *id {
         return Err(format::corrupt(&name, "holds the manifest of another snapshot"));
     }

@@ -7,7 +7,6 @@ use vdr_model::{Database, Error, PointId, Result};
 
 use crate::index;
 use crate::repository::Repository;
-use crate::restore::FrameDecoder;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyReport {
@@ -45,14 +44,13 @@ impl Repository {
         let (index, _) = index::load(self.store.as_ref(), &self.key)?;
         let mut expected: HashMap<PointId, [u8; 32]> =
             HashMap::with_capacity(entry.records as usize);
-        let mut frames = FrameDecoder::default();
-        self.for_each_blob(&index, entry, |blob| {
-            frames.push(&blob, |p| {
-                expected.insert(p.id.clone(), canonical::digest(&p));
-                Ok(())
-            })
+        self.for_each_points(&index, entry, |d| {
+            for p in d.points {
+                let digest = canonical::digest(&p);
+                expected.insert(p.id, digest);
+            }
+            Ok(())
         })?;
-        frames.finish(entry)?;
 
         let schema = db.describe_collection(live)?;
         let mut schema_differences = Vec::new();

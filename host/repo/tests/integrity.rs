@@ -237,5 +237,17 @@ fn key_files_and_objects_decrypt_with_the_age_cli() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(config["format_version"], 1);
+    assert_eq!(config["format_version"], 2);
+    // A pack is one age file too: its plaintext ends with the blob table and trailer.
+    let mut db = db_with("docs", schema("docs", 16), dense_points(300, 16, 1));
+    backup(&f.repo, &mut db);
+    let pack = f.store.keys().into_iter().find(|k| k.starts_with("data/")).unwrap();
+    std::fs::write(dir.path().join("pack"), f.store.raw(&pack).unwrap()).unwrap();
+    let out = std::process::Command::new("age")
+        .current_dir(dir.path())
+        .args(["-d", "-i", "data.key", "pack"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.ends_with(b"vdrp"));
 }

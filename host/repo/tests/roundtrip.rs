@@ -223,3 +223,49 @@ fn nothing_in_the_bucket_names_or_reveals_collections_ids_or_payloads() {
         }
     }
 }
+
+#[test]
+fn a_scattered_one_percent_change_grows_the_repository_by_under_five_percent() {
+    // Like `vdr collection mutate --fraction 0.01`: random records, vectors
+    // nudged and payload revision bumped.
+    const N: usize = 24_000;
+    let f = fixture(InitOptions::default());
+    let mut points = dense_points(N, 384, 5);
+    for (i, p) in points.iter_mut().enumerate() {
+        p.payload = Some(format!(r#"{{"doc":{i},"rev":1}}"#));
+    }
+    let mut db = db_with("docs", schema("docs", 384), points.clone());
+    let first = backup(&f.repo, &mut db);
+    let after_first = f.store.bytes_under("");
+    let mut rng = Rng(99);
+    let mut changed = std::collections::HashSet::new();
+    while changed.len() < N / 100 {
+        changed.insert((rng.next() % N as u64) as usize);
+    }
+    for &i in &changed {
+        let p = &mut points[i];
+        p.payload = Some(format!(r#"{{"doc":{i},"rev":2}}"#));
+        if let vdr_model::VectorData::Dense(d) = &mut p.vectors[0].data {
+            for x in d.iter_mut().take(8) {
+                *x += 0.001;
+            }
+        }
+    }
+    let mut db = db_with("docs", schema("docs", 384), points.clone());
+    let second = backup(&f.repo, &mut db);
+    let growth = f.store.bytes_under("") - after_first;
+    eprintln!(
+        "first {after_first} bytes, growth {growth} ({:.2} %), chunks {} new of {}",
+        100.0 * growth as f64 / after_first as f64,
+        second.chunks_new,
+        second.chunks_total
+    );
+    assert!(
+        (growth as f64) <= 0.05 * after_first as f64,
+        "second backup grew the repository by {growth} of {after_first} bytes"
+    );
+    assert!(second.bytes_new * 20 <= first.bytes_new);
+    let mut target = MemoryDatabase::new();
+    f.repo.restore("latest", &mut target, RestoreOptions::default()).unwrap();
+    assert_eq!(target.points("docs"), normalized(points));
+}
