@@ -58,12 +58,16 @@ pub fn parse_var_args(args: &[String]) -> Result<Map<String, Value>, PlaybookErr
             ));
         };
         let k = k.trim();
-        if !is_identifier(k) {
+        // Same rule as the Terraform modules' playbook_vars; names with `.`
+        // or `-` are reachable in templates as `vars["a-b"]`.
+        let valid = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
             return Err(PlaybookError::new(
                 ErrorKind::Vars,
                 "--var",
                 format!(
-                    "`{k}` is not a valid variable name (letters, digits and _, not starting with a digit)"
+                    "`{k}` is not a valid variable name (a letter or _, then letters, digits, _, . or -)"
                 ),
             ));
         }
