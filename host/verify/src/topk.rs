@@ -47,7 +47,7 @@ pub struct TopK {
 impl TopK {
     /// `queries` packs `queries.len() / dim` vectors, already prepared for the metric.
     pub fn new(kernel: Kernel, dim: usize, queries: Vec<f32>, k: usize, threads: usize) -> TopK {
-        let n = if dim == 0 { 0 } else { queries.len() / dim };
+        let n = queries.len().checked_div(dim).unwrap_or(0);
         TopK {
             k,
             dim,
