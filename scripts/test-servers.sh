@@ -11,10 +11,10 @@
 #                     (default <repo>/target/test-run)
 #   VDR_VENV          Python venv from scripts/install-test-deps.sh (default <repo>/.venv)
 #   VDR_TEST_SERVERS  servers to start
-#                     (default: "seaweedfs moto gcs azurite chroma milvus qdrant")
+#                     (default: "seaweedfs moto gcs azurite chroma milvus qdrant pinecone")
 #   VDR_PORT_SEAWEEDFS=8333 VDR_PORT_MOTO=5000 VDR_PORT_GCS=4443 VDR_PORT_AZURE=10000
 #   VDR_PORT_CHROMA=8000 VDR_PORT_MILVUS=19530 VDR_PORT_MILVUS_HEALTH=9091
-#   VDR_PORT_QDRANT=6333
+#   VDR_PORT_QDRANT=6333 VDR_PORT_PINECONE=5080
 #   VDR_TEST_READY_TIMEOUT  seconds to wait for each server (default 60; Milvus 180)
 #
 # A port already in use is an error: nothing picks another port silently.
@@ -23,7 +23,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="${VDR_TEST_RUN:-$REPO/target/test-run}"
 VENV="${VDR_VENV:-$REPO/.venv}"
-SERVERS="${VDR_TEST_SERVERS:-seaweedfs moto gcs azurite chroma milvus qdrant}"
+SERVERS="${VDR_TEST_SERVERS:-seaweedfs moto gcs azurite chroma milvus qdrant pinecone}"
 READY_TIMEOUT="${VDR_TEST_READY_TIMEOUT:-60}"
 MILVUS_READY_TIMEOUT="${VDR_TEST_MILVUS_READY_TIMEOUT:-180}"
 
@@ -35,6 +35,7 @@ PORT_CHROMA="${VDR_PORT_CHROMA:-8000}"
 PORT_MILVUS="${VDR_PORT_MILVUS:-19530}"
 PORT_MILVUS_HEALTH="${VDR_PORT_MILVUS_HEALTH:-9091}"
 PORT_QDRANT="${VDR_PORT_QDRANT:-6333}"
+PORT_PINECONE="${VDR_PORT_PINECONE:-5080}"
 # SeaweedFS `weed mini` also takes these fixed ports (and each one + 10000 for gRPC).
 SEAWEEDFS_OTHER_PORTS=(9333 8888 9340)
 
@@ -126,7 +127,7 @@ stop_one() {
 }
 
 # Stop order: Milvus (and its bridges) first, the rest after.
-ALL_NAMES=(milvus milvus-bridge-grpc milvus-bridge-http chroma azurite gcs moto seaweedfs qdrant)
+ALL_NAMES=(milvus milvus-bridge-grpc milvus-bridge-http chroma azurite gcs moto seaweedfs qdrant pinecone)
 
 stop_all() {
   local name
@@ -194,6 +195,7 @@ check_ports() {
     port_free "$PORT_MILVUS_HEALTH"
   fi
   if want qdrant; then port_free "$PORT_QDRANT"; fi
+  if want pinecone; then port_free "$PORT_PINECONE"; fi
 }
 
 # --- servers -----------------------------------------------------------------
@@ -279,12 +281,21 @@ random_key() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
 
 start_standin() {
   local name="$1" port="$2" key="$3"
-  launch "$name" "$VENV/bin/python" "$REPO/tests/standins/$name.py" --port "$port" --api-key "$key"
+  shift 3
+  launch "$name" "$VENV/bin/python" "$REPO/tests/standins/$name.py" --port "$port" --api-key "$key" "$@"
 }
 
 start_qdrant() {
   QDRANT_API_KEY="$(random_key)"
   start_standin qdrant "$PORT_QDRANT" "$QDRANT_API_KEY"
+}
+
+# One serverless index (cosine, 8 dimensions: the conformance suite's) whose
+# namespaces are the collections; control and data plane on one origin.
+start_pinecone() {
+  PINECONE_API_KEY="$(random_key)"
+  start_standin pinecone "$PORT_PINECONE" "$PINECONE_API_KEY" \
+    --index vdr-test --dimension 8 --metric cosine
 }
 
 write_env() {
@@ -322,6 +333,10 @@ write_env() {
         echo "export VDR_TEST_QDRANT=http://127.0.0.1:$PORT_QDRANT"
         echo "export VDR_TEST_QDRANT_API_KEY=$QDRANT_API_KEY"
       fi
+      if want pinecone; then
+        echo "export VDR_TEST_PINECONE=http://127.0.0.1:$PORT_PINECONE"
+        echo "export VDR_TEST_PINECONE_API_KEY=$PINECONE_API_KEY"
+      fi
     } >"$tmp"
   )
   mv "$tmp" "$ENV_FILE"
@@ -341,7 +356,7 @@ cmd_start() {
   # Fresh data: remove only what this script creates.
   rm -rf "$PIDS" "$ENV_FILE" "$RUN/seaweedfs" "$RUN/moto" "$RUN/gcs" "$RUN/azurite" \
     "$RUN/chroma" "$RUN/milvus" "$RUN/milvus-bridge-grpc" "$RUN/milvus-bridge-http" \
-    "$RUN/qdrant"
+    "$RUN/qdrant" "$RUN/pinecone"
   mkdir -p "$PIDS"
 
   # On any failure from here on, stop what was started.
@@ -357,6 +372,7 @@ cmd_start() {
   want chroma && start_chroma
   want milvus && start_milvus
   want qdrant && start_qdrant
+  want pinecone && start_pinecone
 
   want seaweedfs && wait_ready seaweedfs "$READY_TIMEOUT" \
     expect_code 403 "http://127.0.0.1:$PORT_SEAWEEDFS/" # unauthenticated: denied
@@ -368,6 +384,8 @@ cmd_start() {
     expect_code 200 "http://127.0.0.1:$PORT_CHROMA/api/v2/heartbeat"
   want qdrant && wait_ready qdrant "$READY_TIMEOUT" \
     expect_code 401 "http://127.0.0.1:$PORT_QDRANT/collections" # no API key: denied
+  want pinecone && wait_ready pinecone "$READY_TIMEOUT" \
+    expect_code 401 "http://127.0.0.1:$PORT_PINECONE/indexes" # no API key: denied
   if want milvus; then
     wait_ready milvus-bridge-grpc 5 alive "$(recorded_pid milvus-bridge-grpc || echo 0)"
     wait_ready milvus-bridge-http 5 alive "$(recorded_pid milvus-bridge-http || echo 0)"

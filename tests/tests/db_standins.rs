@@ -308,3 +308,59 @@ fn faiss_ivfpq_is_backed_up_as_an_opaque_file_with_a_note() {
     writer.finish().unwrap();
     assert_eq!(faiss_helper(&python, &["search", path, "5"]), neighbours);
 }
+
+// --- pinecone ------------------------------------------------------------------------
+
+/// The stand-in serves one cosine index of dimension 8 (`database::DIM`).
+fn pinecone_caps() -> DbCaps {
+    // Pinecone ids are strings; a cosine index keeps dense values only
+    // (sparse values need a dotproduct index), one vector per record.
+    DbCaps {
+        num_ids: false,
+        sparse: false,
+        multi: false,
+        named_vectors: false,
+        metric: Metric::Cosine,
+        ..DbCaps::default()
+    }
+}
+
+fn pinecone(options: serde_json::Value) -> Option<Box<dyn Database>> {
+    let endpoint = vdr_tests::servers::endpoint("PINECONE")?;
+    Some(open("pinecone", &endpoint, "PINECONE_API_KEY", options))
+}
+
+#[test]
+fn pinecone_passes_the_database_conformance_suite() {
+    let Some(mut db) = pinecone(serde_json::json!({})) else { return };
+    database::run(db.as_mut(), &pinecone_caps(), &vdr_tests::unique("conf"));
+}
+
+#[test]
+fn pinecone_describes_its_index_through_the_control_plane() {
+    let Some(endpoint) = vdr_tests::servers::endpoint("PINECONE") else { return };
+    let options = serde_json::json!({ "control-plane": endpoint, "index": "vdr-test" });
+    let mut db = open("pinecone", &endpoint, "PINECONE_API_KEY", options);
+    let name = vdr_tests::unique("cp");
+    db.create_collection(&database::schema(&name, &pinecone_caps())).unwrap();
+    let schema = db.describe_collection(&name).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(schema.engine_config.as_deref().unwrap()).unwrap();
+    assert_eq!(config.pointer("/index/spec/serverless/cloud"), Some(&serde_json::json!("aws")));
+    assert_eq!(config.pointer("/index/dimension"), Some(&serde_json::json!(8)));
+    // A schema the index cannot hold is refused with the reason.
+    let mut wrong = database::schema(&vdr_tests::unique("cpdim"), &pinecone_caps());
+    wrong.vectors[0].dimension = 3;
+    let e = db.create_collection(&wrong).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{e}");
+    db.drop_collection(&name).unwrap();
+}
+
+#[test]
+fn pinecone_refuses_a_wrong_api_key() {
+    let Some(endpoint) = vdr_tests::servers::endpoint("PINECONE") else { return };
+    let mut grant = Grant::endpoint(&endpoint).unwrap();
+    grant.secrets = vec![("api-key".into(), "wrong".into())];
+    let mut db = vdr_tests::runtime().open_database("pinecone", &grant, "pinecone".into()).unwrap();
+    assert_eq!(db.list_collections().unwrap_err().kind, ErrorKind::Unauthorized);
+}

@@ -1,0 +1,73 @@
+//! Pinecone's REST APIs (data plane at the index host, control plane
+//! optionally at the same or a granted origin): the `Api-Key` and
+//! `X-Pinecone-Api-Version` headers and the error mapping, in one place.
+
+use serde_json::Value;
+use vdr_plugin_sdk::http::{Request, classify_status, prefix_error};
+use vdr_plugin_sdk::prelude::*;
+
+/// The API version this plugin is written against.
+pub const API_VERSION: &str = "2025-10";
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    api_key: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str, api_key: Option<String>) -> Self {
+        let base = base.trim_end_matches('/');
+        // Pinecone hands out index hosts without a scheme.
+        let base = if base.contains("://") { base.to_string() } else { format!("https://{base}") };
+        Client { base, api_key }
+    }
+
+    /// Send a request; the JSON body of a 2xx response.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        context: &str,
+    ) -> Result<Value> {
+        let mut r = Request::new(method, format!("{}{path}", self.base))
+            .header("X-Pinecone-Api-Version", API_VERSION);
+        if let Some(k) = &self.api_key {
+            r = r.header("Api-Key", k.as_str());
+        }
+        if let Some(b) = body {
+            r = r.json(b)?;
+        }
+        let response = r.send()?;
+        if response.is_success() {
+            return if response.body.is_empty() { Ok(Value::Null) } else { response.json() };
+        }
+        // Data plane: {"code", "message"}; control plane: {"error": {"code", "message"}}.
+        let message = serde_json::from_slice::<Value>(&response.body)
+            .ok()
+            .and_then(|v| {
+                v.get("message")
+                    .or_else(|| v.pointer("/error/message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| response.text());
+        let e = classify_status(response.status, message.as_bytes())
+            .unwrap_or_else(|| Error::Internal(format!("HTTP {}: {message}", response.status)));
+        Err(prefix_error(context, e))
+    }
+}
+
+/// Percent-encode a query value or path segment.
+pub fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
