@@ -18,7 +18,12 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(endpoint: &str, tenant: String, database: String, auth: Option<(String, String)>) -> Api {
+    pub fn new(
+        endpoint: &str,
+        tenant: String,
+        database: String,
+        auth: Option<(String, String)>,
+    ) -> Api {
         Api { root: format!("{}/api/v2", endpoint.trim_end_matches('/')), tenant, database, auth }
     }
 
@@ -53,7 +58,12 @@ impl Api {
     }
 
     /// POST and ignore the response body.
-    pub fn post_unit<B: Serialize + ?Sized>(&self, url: String, body: &B, context: &str) -> Result<()> {
+    pub fn post_unit<B: Serialize + ?Sized>(
+        &self,
+        url: String,
+        body: &B,
+        context: &str,
+    ) -> Result<()> {
         self.send(Request::post(url).json(body)?, context).map(drop)
     }
 

@@ -74,7 +74,8 @@ impl Chroma {
     fn version(&mut self) -> String {
         if self.version.is_none() {
             let v: Result<Value> = self.api.get(self.api.root_url("version"), "version");
-            self.version = Some(v.ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+            self.version =
+                Some(v.ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
         }
         self.version.clone().unwrap_or_default()
     }
@@ -88,7 +89,11 @@ impl Chroma {
                 return Err(e);
             }
             let body = json!({ "name": tenant });
-            ignore_exists(self.api.post_unit(self.api.root_url("tenants"), &body, "create tenant"))?;
+            ignore_exists(self.api.post_unit(
+                self.api.root_url("tenants"),
+                &body,
+                "create tenant",
+            ))?;
         }
         let db_url = self.api.root_url(&format!("tenants/{tenant}/databases/{database}"));
         if let Err(e) = self.api.get::<Value>(db_url, "database") {
@@ -96,7 +101,11 @@ impl Chroma {
                 return Err(e);
             }
             let url = self.api.root_url(&format!("tenants/{tenant}/databases"));
-            ignore_exists(self.api.post_unit(url, &json!({ "name": database }), "create database"))?;
+            ignore_exists(self.api.post_unit(
+                url,
+                &json!({ "name": database }),
+                "create database",
+            ))?;
         }
         Ok(())
     }

@@ -20,8 +20,11 @@ pub const JSON_MARKER: &str = "vdr:json:";
 pub const EXTRA_KEY: &str = "vdr:extra";
 pub const DOCUMENT_KEY: &str = "document";
 
+/// Chroma metadata of one record.
+pub type Metadata = Map<String, Value>;
+
 /// Metadata and document of one record.
-pub fn split(payload: Option<&str>) -> Result<(Option<Map<String, Value>>, Option<String>)> {
+pub fn split(payload: Option<&str>) -> Result<(Option<Metadata>, Option<String>)> {
     let Some(text) = payload else { return Ok((None, None)) };
     let value: Value = serde_json::from_str(text)
         .map_err(|e| Error::InvalidInput(format!("payload is not JSON: {e}")))?;

@@ -89,7 +89,10 @@ impl GetResponse {
             let document = documents.next().flatten();
             points.push(Point {
                 id: ids::decode(id),
-                vectors: vec![NamedVector { name: String::new(), data: VectorData::Dense(embedding) }],
+                vectors: vec![NamedVector {
+                    name: String::new(),
+                    data: VectorData::Dense(embedding),
+                }],
                 payload: payload::join(metadata, document),
             });
         }

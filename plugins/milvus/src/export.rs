@@ -69,8 +69,12 @@ impl MilvusCursor {
                 "outputFields": [pk], "limit": QUERY_CAP,
             });
             let rows = self.api.call(Op::Query, body, &format!("list keys of {}", self.name))?;
-            let mut keys: Vec<i64> =
-                rows.as_array().into_iter().flatten().filter_map(|r| pk_of(&r[pk.as_str()])).collect();
+            let mut keys: Vec<i64> = rows
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| pk_of(&r[pk.as_str()]))
+                .collect();
             keys.sort_unstable();
             if keys.len() < QUERY_CAP {
                 match hi {

@@ -60,7 +60,10 @@ impl Milvus {
                 "collectionName": name, "filter": records::id_filter(chunk),
                 "outputFields": [pk], "limit": QUERY_CAP,
             });
-            keys.extend(keys_of(&self.api.call(Op::Query, body, &format!("look up ids in {name}"))?, pk));
+            keys.extend(keys_of(
+                &self.api.call(Op::Query, body, &format!("look up ids in {name}"))?,
+                pk,
+            ));
         }
         Ok(keys)
     }
@@ -104,7 +107,9 @@ impl DatabasePlugin for Milvus {
             Some("v1") => Some(Version::V1),
             Some("v2") => Some(Version::V2),
             Some(other) => {
-                return Err(Error::InvalidInput(format!("option api must be v1, v2 or auto, got {other:?}")));
+                return Err(Error::InvalidInput(format!(
+                    "option api must be v1, v2 or auto, got {other:?}"
+                )));
             }
         };
         if !config.endpoint.starts_with("http://") && !config.endpoint.starts_with("https://") {
@@ -171,7 +176,8 @@ impl DatabasePlugin for Milvus {
         if !old.is_empty() {
             self.delete_keys(collection, &layout.pk, &old)?;
         }
-        let rows = points.into_iter().map(|p| records::row(p, &layout)).collect::<Result<Vec<_>>>()?;
+        let rows =
+            points.into_iter().map(|p| records::row(p, &layout)).collect::<Result<Vec<_>>>()?;
         let body = json!({ "collectionName": collection, "data": rows });
         let data = self.api.call(Op::Insert, body, &format!("import into {collection}"))?;
         let inserted: Vec<i64> =
@@ -268,7 +274,11 @@ impl DatabasePlugin for Milvus {
         self.layouts.remove(name);
         self.pending.remove(name);
         // v1 answers dropping a missing collection with code 100 (not found).
-        self.api.call(Op::Drop, json!({ "collectionName": name }), &format!("drop collection {name}"))?;
+        self.api.call(
+            Op::Drop,
+            json!({ "collectionName": name }),
+            &format!("drop collection {name}"),
+        )?;
         Ok(())
     }
 }

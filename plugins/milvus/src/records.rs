@@ -19,10 +19,11 @@ pub fn row(point: Point, layout: &Layout) -> Result<Value> {
     let mut row = Map::new();
     let id = ids::encode(&point.id);
     for v in point.vectors {
-        let field = layout.vectors.iter().find(|f| f.0 == v.name).or(match layout.vectors.as_slice() {
-            [only] => Some(only),
-            _ => None,
-        });
+        let field =
+            layout.vectors.iter().find(|f| f.0 == v.name).or(match layout.vectors.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            });
         match (field, v.data) {
             (Some((_, milvus, _, _)), VectorData::Dense(d)) => {
                 row.insert(milvus.clone(), Value::from(d));

@@ -120,7 +120,11 @@ pub fn create_body(schema: &CollectionSchema, version: Version) -> Result<Value>
                 "this plugin creates Milvus collections with one dense vector; {} has {}: {}",
                 schema.name,
                 fields.len(),
-                fields.iter().map(|f| format!("{:?} ({:?})", f.name, f.kind)).collect::<Vec<_>>().join(", ")
+                fields
+                    .iter()
+                    .map(|f| format!("{:?} ({:?})", f.name, f.kind))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     };
@@ -129,7 +133,9 @@ pub fn create_body(schema: &CollectionSchema, version: Version) -> Result<Value>
         Metric::Dot => "IP",
         Metric::Cosine => "COSINE",
         Metric::Manhattan => {
-            return Err(Error::Unsupported("Milvus has no manhattan metric for float vectors".into()));
+            return Err(Error::Unsupported(
+                "Milvus has no manhattan metric for float vectors".into(),
+            ));
         }
     };
     Ok(match version {
