@@ -8,6 +8,7 @@
 pub mod canonical;
 pub mod error;
 pub mod point;
+pub mod resilient;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;

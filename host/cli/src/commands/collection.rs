@@ -183,19 +183,33 @@ fn mutate(ctx: &Ctx, a: MutateArgs) -> Result<()> {
     }
     let mut db = ctx.database(&a.target.db.db, true)?;
     let collection = a.target.collection.clone();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
+    let total = db.count(&collection)?;
+    let changed = mutate_records(db.as_mut(), &collection, a.fraction, a.seed)?;
+    let m = Mutated { collection, total, changed };
+    ctx.out.emit(&m, || format!("changed {} of {} records in {}", m.changed, m.total, m.collection))
+}
+
+/// Change a seeded random `fraction` of the records; returns how many.
+pub fn mutate_records(
+    db: &mut dyn Database,
+    collection: &str,
+    fraction: f64,
+    seed: u64,
+) -> Result<u64> {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(usage(format!("fraction {fraction} must be within 0..=1")));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut chosen = Vec::new();
-    let mut total = 0u64;
     {
-        let mut cursor = db.open_export(&collection, None)?;
+        let mut cursor = db.open_export(collection, None)?;
         loop {
             let batch = cursor.next_batch(1000)?;
             if batch.is_empty() {
                 break;
             }
             for p in batch {
-                total += 1;
-                if rng.random_bool(a.fraction) {
+                if rng.random_bool(fraction) {
                     chosen.push(p);
                 }
             }
@@ -209,9 +223,8 @@ fn mutate(ctx: &Ctx, a: MutateArgs) -> Result<()> {
     let mut rest = chosen;
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().saturating_sub(batch_size(dim)));
-        db.import_batch(&collection, tail)?;
+        db.import_batch(collection, tail)?;
     }
-    db.flush(&collection)?;
-    let m = Mutated { collection, total, changed };
-    ctx.out.emit(&m, || format!("changed {} of {} records in {}", m.changed, m.total, m.collection))
+    db.flush(collection)?;
+    Ok(changed)
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod collection;
+pub mod playbook;
 pub mod plugin;
 pub mod repo;
 pub mod terraform;
@@ -25,6 +26,8 @@ pub struct Ctx {
     pub identity: Option<PathBuf>,
     plugin_dirs: Vec<PathBuf>,
     runtime: OnceLock<Runtime>,
+    /// Fraction of storage calls to fail (a drill's `chaos: fail-storage`).
+    pub storage_faults: std::sync::Mutex<Option<f64>>,
 }
 
 impl Ctx {
@@ -39,6 +42,7 @@ impl Ctx {
             identity: cli.identity.clone(),
             plugin_dirs,
             runtime: OnceLock::new(),
+            storage_faults: std::sync::Mutex::new(None),
         })
     }
 
@@ -77,12 +81,22 @@ impl Ctx {
         Ok((db, plugin))
     }
 
-    /// Open a repository's storage.
+    /// Open a repository's storage, with transient failures retried (and,
+    /// in a drill, faults injected beneath the retries).
     pub fn storage(&self, spec: &str) -> Result<Arc<dyn ObjectStore>> {
+        use vdr_model::resilient::{FaultyStore, RetryPolicy, RetryingStore};
         let t = targets::repository(&self.config, spec)?;
-        self.runtime()?
+        let store = self
+            .runtime()?
             .open_store(&t.plugin, &t.grant, t.describe.clone())
-            .with_context(|| format!("opening repository storage {}", t.describe))
+            .with_context(|| format!("opening repository storage {}", t.describe))?;
+        let faults = *self.storage_faults.lock().unwrap();
+        Ok(match faults {
+            Some(f) => {
+                Arc::new(RetryingStore::new(FaultyStore::new(store, f), RetryPolicy::default()))
+            }
+            None => Arc::new(RetryingStore::new(store, RetryPolicy::default())),
+        })
     }
 }
 
@@ -101,7 +115,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Forget(a) => repo::forget(&ctx, a),
         Command::Prune(a) => repo::prune(&ctx, &a.repo.repo),
         Command::Unlock(a) => repo::unlock(&ctx, a),
-        Command::Playbook(_) => Err(not_built("playbook")),
+        Command::Playbook(c) => playbook::run(ctx, c),
         Command::Replicate(_) => Err(not_built("replicate")),
         Command::Serve(_) => Err(not_built("serve")),
         Command::Terraform(a) => terraform::run(&ctx, a),

@@ -77,6 +77,15 @@ impl Ctx {
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
+    let repo_url = a.repo.repo.clone();
+    let id = init_quiet(ctx, a)?;
+    ctx.out.emit(&serde_json::json!({ "repository": repo_url, "id": id }), || {
+        format!("created repository {id} at {repo_url}")
+    })
+}
+
+/// Create a repository; returns its id.
+pub fn init_quiet(ctx: &Ctx, a: InitArgs) -> Result<String> {
     let spec = key_spec(&a.recipients, a.recipients_file.as_ref())?;
     if !(1..=19).contains(&a.compression) {
         return Err(usage(format!("--compression {} must be within 1..=19", a.compression)));
@@ -88,10 +97,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let options = InitOptions { compression_level: a.compression, ..InitOptions::default() };
     let repo = Repository::init(store, spec, options)
         .with_context(|| format!("initialising {}", a.repo.repo))?;
-    let id = repo.repository_id().to_string();
-    ctx.out.emit(&serde_json::json!({ "repository": a.repo.repo, "id": id }), || {
-        format!("created repository {id} at {}", a.repo.repo)
-    })
+    Ok(repo.repository_id().to_string())
 }
 
 pub fn key(ctx: &Ctx, cmd: KeyCmd) -> Result<()> {
