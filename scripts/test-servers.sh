@@ -11,10 +11,10 @@
 #                     (default <repo>/target/test-run)
 #   VDR_VENV          Python venv from scripts/install-test-deps.sh (default <repo>/.venv)
 #   VDR_TEST_SERVERS  servers to start
-#                     (default: "seaweedfs moto gcs azurite chroma milvus qdrant pinecone")
+#                     (default: "seaweedfs moto gcs azurite chroma milvus qdrant pinecone weaviate")
 #   VDR_PORT_SEAWEEDFS=8333 VDR_PORT_MOTO=5000 VDR_PORT_GCS=4443 VDR_PORT_AZURE=10000
 #   VDR_PORT_CHROMA=8000 VDR_PORT_MILVUS=19530 VDR_PORT_MILVUS_HEALTH=9091
-#   VDR_PORT_QDRANT=6333 VDR_PORT_PINECONE=5080
+#   VDR_PORT_QDRANT=6333 VDR_PORT_PINECONE=5080 VDR_PORT_WEAVIATE=8080
 #   VDR_TEST_READY_TIMEOUT  seconds to wait for each server (default 60; Milvus 180)
 #
 # A port already in use is an error: nothing picks another port silently.
@@ -23,7 +23,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="${VDR_TEST_RUN:-$REPO/target/test-run}"
 VENV="${VDR_VENV:-$REPO/.venv}"
-SERVERS="${VDR_TEST_SERVERS:-seaweedfs moto gcs azurite chroma milvus qdrant pinecone}"
+SERVERS="${VDR_TEST_SERVERS:-seaweedfs moto gcs azurite chroma milvus qdrant pinecone weaviate}"
 READY_TIMEOUT="${VDR_TEST_READY_TIMEOUT:-60}"
 MILVUS_READY_TIMEOUT="${VDR_TEST_MILVUS_READY_TIMEOUT:-180}"
 
@@ -36,6 +36,7 @@ PORT_MILVUS="${VDR_PORT_MILVUS:-19530}"
 PORT_MILVUS_HEALTH="${VDR_PORT_MILVUS_HEALTH:-9091}"
 PORT_QDRANT="${VDR_PORT_QDRANT:-6333}"
 PORT_PINECONE="${VDR_PORT_PINECONE:-5080}"
+PORT_WEAVIATE="${VDR_PORT_WEAVIATE:-8080}"
 # SeaweedFS `weed mini` also takes these fixed ports (and each one + 10000 for gRPC).
 SEAWEEDFS_OTHER_PORTS=(9333 8888 9340)
 
@@ -127,7 +128,7 @@ stop_one() {
 }
 
 # Stop order: Milvus (and its bridges) first, the rest after.
-ALL_NAMES=(milvus milvus-bridge-grpc milvus-bridge-http chroma azurite gcs moto seaweedfs qdrant pinecone)
+ALL_NAMES=(milvus milvus-bridge-grpc milvus-bridge-http chroma azurite gcs moto seaweedfs qdrant pinecone weaviate)
 
 stop_all() {
   local name
@@ -196,6 +197,7 @@ check_ports() {
   fi
   if want qdrant; then port_free "$PORT_QDRANT"; fi
   if want pinecone; then port_free "$PORT_PINECONE"; fi
+  if want weaviate; then port_free "$PORT_WEAVIATE"; fi
 }
 
 # --- servers -----------------------------------------------------------------
@@ -298,6 +300,11 @@ start_pinecone() {
     --index vdr-test --dimension 8 --metric cosine
 }
 
+start_weaviate() {
+  WEAVIATE_API_KEY="$(random_key)"
+  start_standin weaviate "$PORT_WEAVIATE" "$WEAVIATE_API_KEY"
+}
+
 write_env() {
   local tmp="$ENV_FILE.tmp"
   (
@@ -337,6 +344,10 @@ write_env() {
         echo "export VDR_TEST_PINECONE=http://127.0.0.1:$PORT_PINECONE"
         echo "export VDR_TEST_PINECONE_API_KEY=$PINECONE_API_KEY"
       fi
+      if want weaviate; then
+        echo "export VDR_TEST_WEAVIATE=http://127.0.0.1:$PORT_WEAVIATE"
+        echo "export VDR_TEST_WEAVIATE_API_KEY=$WEAVIATE_API_KEY"
+      fi
     } >"$tmp"
   )
   mv "$tmp" "$ENV_FILE"
@@ -356,7 +367,7 @@ cmd_start() {
   # Fresh data: remove only what this script creates.
   rm -rf "$PIDS" "$ENV_FILE" "$RUN/seaweedfs" "$RUN/moto" "$RUN/gcs" "$RUN/azurite" \
     "$RUN/chroma" "$RUN/milvus" "$RUN/milvus-bridge-grpc" "$RUN/milvus-bridge-http" \
-    "$RUN/qdrant" "$RUN/pinecone"
+    "$RUN/qdrant" "$RUN/pinecone" "$RUN/weaviate"
   mkdir -p "$PIDS"
 
   # On any failure from here on, stop what was started.
@@ -373,6 +384,7 @@ cmd_start() {
   want milvus && start_milvus
   want qdrant && start_qdrant
   want pinecone && start_pinecone
+  want weaviate && start_weaviate
 
   want seaweedfs && wait_ready seaweedfs "$READY_TIMEOUT" \
     expect_code 403 "http://127.0.0.1:$PORT_SEAWEEDFS/" # unauthenticated: denied
@@ -386,6 +398,8 @@ cmd_start() {
     expect_code 401 "http://127.0.0.1:$PORT_QDRANT/collections" # no API key: denied
   want pinecone && wait_ready pinecone "$READY_TIMEOUT" \
     expect_code 401 "http://127.0.0.1:$PORT_PINECONE/indexes" # no API key: denied
+  want weaviate && wait_ready weaviate "$READY_TIMEOUT" \
+    expect_code 401 "http://127.0.0.1:$PORT_WEAVIATE/v1/schema" # no API key: denied
   if want milvus; then
     wait_ready milvus-bridge-grpc 5 alive "$(recorded_pid milvus-bridge-grpc || echo 0)"
     wait_ready milvus-bridge-http 5 alive "$(recorded_pid milvus-bridge-http || echo 0)"

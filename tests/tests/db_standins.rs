@@ -364,3 +364,49 @@ fn pinecone_refuses_a_wrong_api_key() {
     let mut db = vdr_tests::runtime().open_database("pinecone", &grant, "pinecone".into()).unwrap();
     assert_eq!(db.list_collections().unwrap_err().kind, ErrorKind::Unauthorized);
 }
+
+// --- weaviate ------------------------------------------------------------------------
+
+fn weaviate_caps() -> DbCaps {
+    // Object ids are UUIDs; no sparse vectors; a class has either one
+    // unnamed vector or named ones, so the suite's main vector is named.
+    DbCaps { num_ids: false, sparse: false, vector: "main".into(), ..DbCaps::default() }
+}
+
+#[test]
+fn weaviate_passes_the_database_conformance_suite() {
+    let Some(endpoint) = vdr_tests::servers::endpoint("WEAVIATE") else { return };
+    let mut db = open("weaviate", &endpoint, "WEAVIATE_API_KEY", serde_json::json!({}));
+    // Weaviate class names start with a capital letter.
+    database::run(db.as_mut(), &weaviate_caps(), &vdr_tests::unique("Conf"));
+}
+
+#[test]
+fn weaviate_keeps_tenants_apart() {
+    let Some(endpoint) = vdr_tests::servers::endpoint("WEAVIATE") else { return };
+    let caps = weaviate_caps();
+    let name = vdr_tests::unique("Tenanted");
+    let mut a = open("weaviate", &endpoint, "WEAVIATE_API_KEY", serde_json::json!({"tenant": "a"}));
+    a.create_collection(&database::schema(&name, &caps)).unwrap();
+    let pts = database::points(&caps, 0..30);
+    a.import_batch(&name, pts.clone()).unwrap();
+    assert_eq!(a.count(&name).unwrap(), 30);
+    database::assert_same_points(&pts, &export_all(a.as_mut(), &name), 0.0);
+    let hits = a.search(&name, "main", pts[4].dense("main").unwrap(), 2).unwrap();
+    assert_eq!(hits[0].id, pts[4].id);
+    let schema = a.describe_collection(&name).unwrap();
+    assert_eq!(schema.vector("main").unwrap().dimension, database::DIM);
+    // Without a tenant, a multi-tenant class refuses object access.
+    let mut none = open("weaviate", &endpoint, "WEAVIATE_API_KEY", serde_json::json!({}));
+    assert!(none.count(&name).is_err());
+    a.drop_collection(&name).unwrap();
+}
+
+#[test]
+fn weaviate_refuses_a_wrong_api_key() {
+    let Some(endpoint) = vdr_tests::servers::endpoint("WEAVIATE") else { return };
+    let mut grant = Grant::endpoint(&endpoint).unwrap();
+    grant.secrets = vec![("api-key".into(), "wrong".into())];
+    let mut db = vdr_tests::runtime().open_database("weaviate", &grant, "weaviate".into()).unwrap();
+    assert_eq!(db.list_collections().unwrap_err().kind, ErrorKind::Unauthorized);
+}

@@ -1,0 +1,76 @@
+//! Weaviate's REST API: the bearer API key and the error mapping in one place.
+//! Weaviate reports errors as `{"error": [{"message": ...}]}`, and an
+//! existing class as HTTP 422 "... already exists" (mapped to already-exists).
+
+use serde_json::Value;
+use vdr_plugin_sdk::http::{Request, Response, classify_status, prefix_error};
+use vdr_plugin_sdk::prelude::*;
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    api_key: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str, api_key: Option<String>) -> Self {
+        Client { base: base.trim_end_matches('/').to_string(), api_key }
+    }
+
+    /// The raw response (any status).
+    pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
+        let mut r = Request::new(method, format!("{}{path}", self.base));
+        if let Some(k) = &self.api_key {
+            r = r.bearer(k);
+        }
+        if let Some(b) = body {
+            r = r.json(b)?;
+        }
+        r.send()
+    }
+
+    /// The JSON body of a 2xx response (`null` when empty), else the error.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        context: &str,
+    ) -> Result<Value> {
+        let response = check(self.send(method, path, body)?, context)?;
+        if response.body.is_empty() { Ok(Value::Null) } else { response.json() }
+    }
+}
+
+/// The first message of a Weaviate error body.
+pub fn message(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/error/0/message").and_then(Value::as_str).map(str::to_string)
+}
+
+pub fn check(response: Response, context: &str) -> Result<Response> {
+    if response.is_success() {
+        return Ok(response);
+    }
+    let text = message(&response.body).unwrap_or_else(|| response.text());
+    let e = if response.status == 422 && text.contains("already exists") {
+        Error::AlreadyExists(text)
+    } else {
+        classify_status(response.status, text.as_bytes())
+            .unwrap_or_else(|| Error::Internal(format!("HTTP {}: {text}", response.status)))
+    };
+    Err(prefix_error(context, e))
+}
+
+/// Percent-encode a query value or path segment.
+pub fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
