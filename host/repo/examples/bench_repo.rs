@@ -1,7 +1,12 @@
-//! Backup/restore throughput on ~1 GiB of 384/768-d f32 points through a
-//! directory-backed store. Prints figures; not a test.
+//! Backup/restore throughput on ~1 GiB of 384-d embeddings through a
+//! directory-backed store, against restic on the same record bytes (if
+//! installed), plus the incremental after a scattered 1 % change. Prints
+//! figures; not a test.
 //!
-//! `cargo run -p vdr-repo --release --example bench_repo` (VDR_BENCH_MB=1024, VDR_BENCH_DIR=/tmp)
+//! `cargo run -p vdr-repo --release --example bench_repo`
+//! (VDR_BENCH_MB=1024, VDR_BENCH_DIR=/tmp, VDR_BENCH_VECTORS=path/to/vectors.f32:
+//! default ../shared/data/minilm-man/vectors.f32 when present, else synthetic
+//! clustered vectors; VDR_BENCH_RESTIC=0 skips restic)
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -136,26 +141,110 @@ fn schema(name: &str, dim: u32) -> CollectionSchema {
     }
 }
 
-/// Clustered, embedding-like vectors: a few centroids plus Gaussian-ish noise.
-fn points(n: usize, dim: usize, seed: u64) -> Vec<Point> {
-    let mut x = seed;
-    let mut next = move || {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-    };
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 11
+    }
+    /// Roughly normal, mean 0, sd ~0.5.
+    fn noise(&mut self) -> f32 {
+        let u = |r: &mut Rng| (r.next() % (1 << 24)) as f32 / (1u64 << 24) as f32 - 0.5;
+        u(self) + u(self) + u(self)
+    }
+}
+
+/// Base embeddings: real ones (12k x 384 MiniLM) when available, else
+/// synthetic clustered unit vectors.
+fn base_vectors(dim: usize) -> (Vec<Vec<f32>>, String) {
+    let path = std::env::var("VDR_BENCH_VECTORS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/minilm-man/vectors.f32").into()
+    });
+    if let Ok(bytes) = std::fs::read(&path)
+        && bytes.len() >= dim * 4 * 100
+    {
+        let v: Vec<Vec<f32>> = bytes
+            .chunks_exact(dim * 4)
+            .map(|r| r.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
+            .collect();
+        return (v, format!("real embeddings from {path}"));
+    }
+    let mut rng = Rng(1);
     let centroids: Vec<Vec<f32>> =
-        (0..64).map(|_| (0..dim).map(|_| next() * 0.2).collect()).collect();
+        (0..64).map(|_| (0..dim).map(|_| rng.noise() * 0.1).collect()).collect();
+    let v = (0..12_000)
+        .map(|i| {
+            let mut v: Vec<f32> =
+                centroids[i % 64].iter().map(|c| c + rng.noise() * 0.03).collect();
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= n);
+            v
+        })
+        .collect();
+    (v, "synthetic clustered vectors".into())
+}
+
+/// `n` points: base vectors scaled up with small perturbations, renormalised.
+fn points(n: usize, base: &[Vec<f32>], seed: u64) -> Vec<Point> {
+    let mut rng = Rng(seed);
     (0..n)
         .map(|i| {
-            let c = &centroids[i % 64];
-            let v: Vec<f32> = c.iter().map(|c| c + (next() + next() + next()) * 0.02).collect();
+            let b = &base[i % base.len()];
+            let mut v: Vec<f32> = if i < base.len() {
+                b.clone()
+            } else {
+                b.iter().map(|x| x + rng.noise() * 0.01).collect()
+            };
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
             Point {
                 id: PointId::Num(i as u64),
                 vectors: vec![NamedVector { name: "".into(), data: VectorData::Dense(v) }],
-                payload: Some(format!(r#"{{"doc":{i},"lang":"en","chunk":{}}}"#, i % 17)),
+                payload: Some(format!(
+                    r#"{{"doc":"man-{}","lang":"en","chunk":{},"rev":1}}"#,
+                    i / 17,
+                    i % 17
+                )),
             }
         })
         .collect()
+}
+
+/// Like `vdr collection mutate --fraction`: random records, vectors nudged,
+/// payload revision bumped.
+fn mutate(points: &mut [Point], fraction: f64, seed: u64) -> usize {
+    let mut rng = Rng(seed);
+    let want = (points.len() as f64 * fraction) as usize;
+    let mut picked = std::collections::HashSet::new();
+    while picked.len() < want {
+        picked.insert((rng.next() % points.len() as u64) as usize);
+    }
+    for &i in &picked {
+        let p = &mut points[i];
+        if let VectorData::Dense(v) = &mut p.vectors[0].data {
+            for x in v.iter_mut() {
+                *x += rng.noise() * 0.001;
+            }
+        }
+        p.payload = p.payload.as_ref().map(|s| s.replace(r#""rev":1"#, r#""rev":2"#));
+    }
+    want
+}
+
+fn run(cmd: &mut std::process::Command) -> f64 {
+    let t = Instant::now();
+    let out = cmd.output().expect("run restic");
+    assert!(out.status.success(), "{:?}: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    t.elapsed().as_secs_f64()
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn peak_rss_mib() -> f64 {
@@ -181,18 +270,16 @@ fn main() {
     let base = PathBuf::from(std::env::var("VDR_BENCH_DIR").unwrap_or_else(|_| "/tmp".into()));
     let dir = base.join(format!("vdr-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let repo_dir = dir.join("vdr");
+    let dim = 384;
+    let (base_vecs, origin) = base_vectors(dim);
+    let n = (mb << 20) / (dim * 4 + 80);
+    let mut pts = points(n, &base_vecs, 7);
     let mut db = MemoryDatabase::new();
-    let half = mb << 19; // bytes per collection
-    let n384 = half / (384 * 4 + 60);
-    let n768 = half / (768 * 4 + 60);
-    db.insert_collection(schema("d384", 384), points(n384, 384, 1));
-    db.insert_collection(schema("d768", 768), points(n768, 768, 2));
-    println!(
-        "source: {n384} x 384-d + {n768} x 768-d points (~{mb} MiB canonical); rss after generation {:.0} MiB",
-        peak_rss_mib()
-    );
+    db.insert_collection(schema("docs", dim as u32), pts.clone());
+    println!("source   : {n} x {dim}-d points ({origin}); load {}", load());
 
-    let store: Arc<dyn ObjectStore> = Arc::new(DirStore(dir.clone()));
+    let store: Arc<dyn ObjectStore> = Arc::new(DirStore(repo_dir.clone()));
     let repo = Repository::init(
         store.clone(),
         KeySpec::Recipients(vec![age::x25519::Identity::generate().to_public().to_string()]),
@@ -213,46 +300,95 @@ fn main() {
         )
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
-    let mbs = first.bytes_read as f64 / 1e6;
+    let input = first.bytes_read as f64;
+    let stored = dir_size(&repo_dir);
     println!(
-        "backup   : {:.0} MB in {secs:.2} s = {:.0} MB/s; stored {:.1} % of input ({} chunks)",
-        mbs,
-        mbs / secs,
-        100.0 * dir_size(&dir) as f64 / first.bytes_read as f64,
-        first.chunks_total
+        "vdr backup    : {:.0} MB in {secs:.2} s = {:.0} MB/s; stored {:.1} % of input ({} chunks, avg {:.0} B); load {}",
+        input / 1e6,
+        input / 1e6 / secs,
+        100.0 * stored as f64 / input,
+        first.chunks_total,
+        input / first.chunks_total as f64,
+        load()
     );
 
-    // 1 % of the records of each collection, as one burst of updates.
-    for name in ["d384", "d768"] {
-        let pts = &mut db.collections.get_mut(name).unwrap().1;
-        let n = pts.len();
-        for (_, p) in pts.iter_mut().skip(n / 2).take(n / 100) {
-            p.payload = Some(r#"{"updated":true}"#.into());
-        }
-    }
-    let before = dir_size(&dir);
-    let t = Instant::now();
-    let inc = repo.backup(&mut db, &[], &[], &source, BackupOptions::default()).unwrap();
-    let isecs = t.elapsed().as_secs_f64();
-    println!(
-        "increment: 1 % changed -> {:.2} MB new ({:.2} % of the first backup) in {isecs:.2} s ({:.1} % of the first backup's time)",
-        (dir_size(&dir) - before) as f64 / 1e6,
-        100.0 * (dir_size(&dir) - before) as f64 / before as f64,
-        100.0 * isecs / secs
-    );
-    let _ = inc;
-
-    drop(db);
     let mut target = MemoryDatabase::new();
     let t = Instant::now();
     let r = repo.restore("latest", &mut target, RestoreOptions::default()).unwrap();
     let rsecs = t.elapsed().as_secs_f64();
     println!(
-        "restore  : {:.0} MB in {rsecs:.2} s = {:.0} MB/s",
+        "vdr restore   : {:.0} MB in {rsecs:.2} s = {:.0} MB/s; load {}",
         r.bytes as f64 / 1e6,
-        r.bytes as f64 / 1e6 / rsecs
+        r.bytes as f64 / 1e6 / rsecs,
+        load()
     );
     drop(target);
+
+    // restic on the same record bytes (the canonical stream as one file).
+    let restic = std::env::var("VDR_BENCH_RESTIC").map_or(true, |v| v != "0")
+        && std::process::Command::new("restic").arg("version").output().is_ok();
+    let mut restic_figures = None;
+    if restic {
+        let input_dir = dir.join("input");
+        std::fs::create_dir_all(&input_dir).unwrap();
+        let mut stream = Vec::with_capacity(first.bytes_read as usize);
+        for p in &pts {
+            let mut p = p.clone();
+            canonical::normalize(&mut p).unwrap();
+            canonical::encode_frame(&p, &mut stream);
+        }
+        std::fs::write(input_dir.join("docs.records"), &stream).unwrap();
+        drop(stream);
+        let rrepo = dir.join("restic");
+        let env = |c: &mut std::process::Command| {
+            c.env("RESTIC_PASSWORD", "bench")
+                .env("RESTIC_REPOSITORY", &rrepo)
+                .env("RESTIC_CACHE_DIR", dir.join("restic-cache"));
+        };
+        let mut c = std::process::Command::new("restic");
+        c.args(["init", "--quiet"]);
+        env(&mut c);
+        run(&mut c);
+        let mut c = std::process::Command::new("restic");
+        c.args(["backup", "--quiet"]).arg(&input_dir);
+        env(&mut c);
+        let bsecs = run(&mut c);
+        let rstored = dir_size(&rrepo);
+        let mut c = std::process::Command::new("restic");
+        c.args(["restore", "latest", "--quiet", "--target"]).arg(dir.join("restic-out"));
+        env(&mut c);
+        let rs = run(&mut c);
+        println!(
+            "restic backup : {:.0} MB/s; stored {:.1} % of input; restore {:.0} MB/s (to files); load {}",
+            input / 1e6 / bsecs,
+            100.0 * rstored as f64 / input,
+            input / 1e6 / rs,
+            load()
+        );
+        restic_figures = Some((bsecs, rstored, rs));
+        let _ = std::fs::remove_dir_all(dir.join("restic-out"));
+        let _ = std::fs::remove_dir_all(&input_dir);
+    }
+
+    // Scattered 1 %: random records, vectors nudged, payload revision bumped.
+    let changed = mutate(&mut pts, 0.01, 11);
+    db.insert_collection(schema("docs", dim as u32), pts.clone());
+    drop(pts);
+    let before = dir_size(&repo_dir);
+    let t = Instant::now();
+    let inc = repo.backup(&mut db, &[], &[], &source, BackupOptions::default()).unwrap();
+    let isecs = t.elapsed().as_secs_f64();
+    let grown = dir_size(&repo_dir) - before;
+    println!(
+        "vdr increment : {changed} random records changed -> {:.2} MB stored ({:.2} % of the first backup; {} of {} chunks new) in {isecs:.2} s ({:.1} % of the first backup's time)",
+        grown as f64 / 1e6,
+        100.0 * grown as f64 / before as f64,
+        inc.chunks_new,
+        inc.chunks_total,
+        100.0 * isecs / secs
+    );
+    drop(db);
+
     let t = Instant::now();
     let c = repo.check(&CheckOptions { read_data: ReadData::All }).unwrap();
     println!(
@@ -261,8 +397,16 @@ fn main() {
         t.elapsed().as_secs_f64(),
         c.ok()
     );
+    if let Some((bsecs, rstored, rs)) = restic_figures {
+        println!(
+            "vdr/restic    : backup {:.2}x faster, restore {:.2}x faster, stored size {:.3}x",
+            bsecs / secs,
+            rs / rsecs,
+            stored as f64 / rstored as f64
+        );
+    }
     println!(
-        "peak RSS : {:.0} MiB (includes the in-memory source and target databases)",
+        "peak RSS (VmHWM): {:.0} MiB (includes the in-memory source and target databases)",
         peak_rss_mib()
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -108,6 +108,7 @@ pub struct BackupSummary {
     pub duration_secs: f64,
 }
 
+pub static BLOCKED: AtomicU64 = AtomicU64::new(0);
 struct SegmentJob {
     seq: usize,
     segment: Segment,
@@ -162,6 +163,7 @@ impl Repository {
         mut opts: BackupOptions<'_>,
     ) -> Result<BackupSummary> {
         let started = Instant::now();
+        BLOCKED.store(0, Ordering::Relaxed);
         let time = crate::format::now();
         let _lock = self.lock(false, "backup")?;
         let (index, _unreadable) = index::load(self.store.as_ref(), &self.key)?;
@@ -207,14 +209,40 @@ impl Repository {
                             return;
                         }
                         let seg = &job.segment;
-                        let lanes = digest_frames(&seg.data);
+                        let mut lanes = [0u64; 4];
                         let mut from = 0;
                         let mut chunks = Vec::with_capacity(seg.ends.len());
+                        let mut ids = Vec::with_capacity(seg.ends.len());
+                        let mut frames = Vec::new();
+                        let mut pending: &[u8] = &[];
                         for &end in &seg.ends {
-                            chunks.push(&seg.data[from..end]);
+                            let c = &seg.data[from..end];
+                            frames.clear();
+                            if crate::crypto::frame_digests(c, &mut frames) {
+                                ids.push(key.frames_id(&frames));
+                                for (_, d) in &frames {
+                                    add_digest(&mut lanes, d);
+                                }
+                            } else {
+                                // Pieces of a point longer than max_size.
+                                ids.push(key.bytes_id(c));
+                                let start = if pending.is_empty() {
+                                    from
+                                } else {
+                                    pending.as_ptr() as usize - seg.data.as_ptr() as usize
+                                };
+                                pending = &seg.data[start..end];
+                                let digested = digest_frames(pending);
+                                if digested.1 {
+                                    for (l, v) in lanes.iter_mut().zip(digested.0) {
+                                        *l = l.wrapping_add(v);
+                                    }
+                                    pending = &[];
+                                }
+                            }
+                            chunks.push(c);
                             from = end;
                         }
-                        let ids: Vec<Id> = chunks.iter().map(|c| key.chunk_id(c)).collect();
                         let new: Vec<bool> = {
                             let mut k = known.lock().unwrap();
                             ids.iter().map(|id| k.insert(*id)).collect()
@@ -287,6 +315,13 @@ impl Repository {
             r
         });
         drop(result_tx);
+        if std::env::var("VDR_TRACE").is_ok() {
+            eprintln!(
+                "backup: producer blocked {:.2} s of {:.2} s",
+                BLOCKED.load(Ordering::Relaxed) as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+        }
         if let Some(e) = shared.error.lock().unwrap().take() {
             return Err(e);
         }
@@ -409,9 +444,11 @@ impl Repository {
             if segment.ends.is_empty() {
                 return Ok(());
             }
+            let t = Instant::now();
             job_tx
                 .send(SegmentJob { seq: *seq, segment })
                 .map_err(|_| Error::internal("backup pipeline stopped"))?;
+            BLOCKED.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
             *seq += 1;
             Ok(())
         };
@@ -493,17 +530,16 @@ impl Repository {
     }
 }
 
-/// Lane-wise wrapping sum of the BLAKE3 digests of the frame bodies of a
-/// run of whole frames (a part of `canonical::SetDigest`).
-pub(crate) fn digest_frames(mut data: &[u8]) -> [u64; 4] {
+/// Lane-wise wrapping sum of the BLAKE3 digests of the frame bodies of
+/// `data` (a part of `canonical::SetDigest`), and whether `data` was whole frames.
+pub(crate) fn digest_frames(data: &[u8]) -> ([u64; 4], bool) {
     let mut lanes = [0u64; 4];
-    while data.len() >= 4 {
-        let len = u32::from_le_bytes(data[..4].try_into().unwrap()) as usize;
-        let Some(body) = data.get(4..4 + len) else { break };
-        add_digest(&mut lanes, blake3::hash(body).as_bytes());
-        data = &data[4 + len..];
+    let mut frames = Vec::new();
+    let whole = crate::crypto::frame_digests(data, &mut frames);
+    for (_, d) in &frames {
+        add_digest(&mut lanes, d);
     }
-    lanes
+    (lanes, whole)
 }
 
 pub(crate) fn add_digest(lanes: &mut [u64; 4], d: &[u8; 32]) {

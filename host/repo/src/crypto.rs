@@ -16,6 +16,8 @@ use crate::format::Id;
 
 /// Derivation context for the chunk-id MAC key (BLAKE3 `derive_key`).
 const CHUNK_ID_CONTEXT: &str = "vdr repository v1 chunk id key";
+/// Derivation context for the id key of chunks made of whole frames.
+const FRAMES_ID_CONTEXT: &str = "vdr repository v2 frames chunk id key";
 /// Derivation context for the chunk-boundary key (keyed hash of point ids).
 const BOUNDARY_CONTEXT: &str = "vdr repository v2 chunk boundary key";
 
@@ -23,6 +25,7 @@ pub struct DataKey {
     identity: age::x25519::Identity,
     recipient: age::x25519::Recipient,
     chunk_key: [u8; 32],
+    frames_key: [u8; 32],
     pub(crate) boundary_key: [u8; 32],
 }
 
@@ -34,8 +37,9 @@ impl DataKey {
         let secret = identity.to_string();
         let chunk_key = blake3::derive_key(CHUNK_ID_CONTEXT, secret.expose_secret().as_bytes());
         let boundary_key = blake3::derive_key(BOUNDARY_CONTEXT, secret.expose_secret().as_bytes());
+        let frames_key = blake3::derive_key(FRAMES_ID_CONTEXT, secret.expose_secret().as_bytes());
         let recipient = identity.to_public();
-        DataKey { identity, recipient, chunk_key, boundary_key }
+        DataKey { identity, recipient, chunk_key, frames_key, boundary_key }
     }
     /// Parse the plaintext of a key file: an age identity file (comments allowed).
     pub fn from_key_file_text(text: &str) -> Result<DataKey> {
@@ -59,8 +63,24 @@ impl DataKey {
         )
     }
     /// The keyed BLAKE3 id of a chunk: reveals nothing across repositories.
+    /// A chunk that is exactly a sequence of whole frames is identified by its
+    /// frames' lengths and BLAKE3 digests (computed anyway for the content
+    /// digest, so the chunk is hashed once); any other chunk by its bytes.
     pub fn chunk_id(&self, data: &[u8]) -> Id {
+        let mut frames = Vec::new();
+        if frame_digests(data, &mut frames) { self.frames_id(&frames) } else { self.bytes_id(data) }
+    }
+    pub fn bytes_id(&self, data: &[u8]) -> Id {
         Id(*blake3::keyed_hash(&self.chunk_key, data).as_bytes())
+    }
+    /// `BLAKE3.keyed(frames_key, (len:u32 digest:[32])*)`.
+    pub fn frames_id(&self, frames: &[(u32, [u8; 32])]) -> Id {
+        let mut h = blake3::Hasher::new_keyed(&self.frames_key);
+        for (len, d) in frames {
+            h.update(&len.to_le_bytes());
+            h.update(d);
+        }
+        Id(*h.finalize().as_bytes())
     }
     /// Encrypt `plaintext` into an age file for the data key.
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
@@ -280,4 +300,24 @@ fn parse_recipient(text: &str) -> Result<Box<dyn age::Recipient>> {
             "{text:?} is not a recipient: expected age1... or an ssh-ed25519/ssh-rsa public key"
         )))
     }
+}
+
+/// If `data` is exactly a non-empty sequence of frames (`len:u32 body`),
+/// append each frame's body length and BLAKE3 digest to `out` and return true.
+pub fn frame_digests(data: &[u8], out: &mut Vec<(u32, [u8; 32])>) -> bool {
+    let mut pos = 0;
+    while pos + 4 <= data.len() {
+        pos += 4 + u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+    }
+    if pos != data.len() || data.is_empty() {
+        return false;
+    }
+    let mut rest = data;
+    while !rest.is_empty() {
+        let len = u32::from_le_bytes(rest[..4].try_into().unwrap());
+        let body = &rest[4..4 + len as usize];
+        out.push((len, *blake3::hash(body).as_bytes()));
+        rest = &rest[4 + len as usize..];
+    }
+    true
 }

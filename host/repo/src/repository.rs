@@ -71,7 +71,7 @@ impl Repository {
             repository_id: Id::random(),
             created: format::now(),
             chunker: options.chunker,
-            pack_target_size: options.pack_target_size.max(1 << 20),
+            pack_target_size: options.pack_target_size.clamp(1 << 20, 1 << 30),
             compression_level: options.compression_level,
         };
         let key_id = keys::write(store.as_ref(), &key, &spec)?;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use vdr_model::canonical;
 use vdr_model::{Database, Error, ErrorKind, Point, Result};
 
+use crate::backup::add_digest;
 use crate::format::{Id, pack_key};
 use crate::index::{self, Index};
 use crate::pack;
@@ -305,6 +306,9 @@ impl Repository {
             })
             .collect::<Result<_>>()?;
         let mut data = Vec::with_capacity(blobs.iter().map(|b| b.length as usize).sum());
+        // Digests of frames that lie whole in one chunk, by offset in `data`.
+        let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
+        let mut known: Vec<usize> = Vec::new();
         let mut i = 0;
         while i < locs.len() {
             let first = locs[i];
@@ -342,11 +346,10 @@ impl Repository {
             for (loc, b) in locs[i..j].iter().zip(&blobs[i..j]) {
                 let at = (loc.entry.offset - start) as usize;
                 let what = format!("blob {} in pack {}", b.id.short(), pack_key(&loc.pack));
-                let chunk = pack::open_blob(
-                    &self.key,
+                let chunk = crate::compress::decode(
                     &what,
-                    &loc.entry,
                     &plain[at..at + loc.entry.length as usize],
+                    loc.entry.raw_length as usize,
                 )?;
                 if chunk.len() != b.length as usize {
                     return Err(crate::format::corrupt(
@@ -354,13 +357,28 @@ impl Repository {
                         "has a different length than the snapshot says",
                     ));
                 }
+                let n = frames.len();
+                let id = if crate::crypto::frame_digests(&chunk, &mut frames) {
+                    let mut at = data.len();
+                    for (len, _) in &frames[n..] {
+                        known.push(at);
+                        at += 4 + *len as usize;
+                    }
+                    self.key.frames_id(&frames[n..])
+                } else {
+                    self.key.bytes_id(&chunk)
+                };
+                if id != b.id || id != loc.entry.id {
+                    return Err(crate::format::corrupt(&what, "content does not match its id"));
+                }
                 data.extend_from_slice(&chunk);
             }
             i = j;
         }
         let mut lanes = [0u64; 4];
-        let mut points = Vec::new();
+        let mut points = Vec::with_capacity(frames.len() + 1);
         let mut rest = &data[..];
+        let mut next_known = 0;
         while !rest.is_empty() {
             let len = rest
                 .get(..4)
@@ -370,7 +388,13 @@ impl Repository {
                     crate::format::corrupt("point stream", "ends in the middle of a point")
                 })?;
             let body = &rest[4..4 + len];
-            crate::backup::add_digest(&mut lanes, blake3::hash(body).as_bytes());
+            let offset = data.len() - rest.len();
+            if known.get(next_known) == Some(&offset) {
+                add_digest(&mut lanes, &frames[next_known].1);
+                next_known += 1;
+            } else {
+                add_digest(&mut lanes, blake3::hash(body).as_bytes());
+            }
             points.push(canonical::decode(body)?);
             rest = &rest[4 + len..];
         }
