@@ -23,13 +23,3 @@ pub fn unique(prefix: &str) -> String {
     use rand::Rng;
     format!("{prefix}{:08x}", rand::rng().random::<u32>())
 }
-
-/// The `vdr` binary built for these tests.
-pub fn vdr_bin() -> PathBuf {
-    let mut p = std::env::current_exe().unwrap();
-    p.pop();
-    if p.ends_with("deps") {
-        p.pop();
-    }
-    p.join("vdr")
-}

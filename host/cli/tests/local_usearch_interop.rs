@@ -8,20 +8,26 @@ use std::process::{Command, Stdio};
 fn python() -> Option<PathBuf> {
     let venv = std::env::var_os("VDR_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
     let py = venv.join("bin/python");
     if py.exists() {
         return Some(py);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("{} is missing: scripts/install-test-deps.sh installs the venv with usearch", py.display());
+        panic!(
+            "{} is missing: scripts/install-test-deps.sh installs the venv with usearch",
+            py.display()
+        );
     }
-    eprintln!("SKIPPED: no venv with PyPI usearch at {} (run scripts/install-test-deps.sh)", py.display());
+    eprintln!(
+        "SKIPPED: no venv with PyPI usearch at {} (run scripts/install-test-deps.sh)",
+        py.display()
+    );
     None
 }
 
 fn vdr(args: &[&str]) -> String {
-    let out = Command::new(vdr_tests::vdr_bin()).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vdr")).args(args).output().unwrap();
     assert!(out.status.success(), "vdr {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -53,22 +59,46 @@ fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = format!("local://{}", dir.path().display());
-    vdr(&["collection", "create", "--db", &db, "--collection", "docs", "--sample", "3000", "--dim", "64"]);
+    vdr(&[
+        "collection",
+        "create",
+        "--db",
+        &db,
+        "--collection",
+        "docs",
+        "--sample",
+        "3000",
+        "--dim",
+        "64",
+    ]);
 
-    let hits: serde_json::Value =
-        serde_json::from_str(&vdr(&["--json", "collection", "search", "--db", &db, "-c", "docs", "--query-id", "17", "-k", "10"]))
-            .unwrap();
-    let vdr_ids: Vec<String> = hits.as_array().unwrap().iter().map(|h| h["id"].to_string()).collect();
+    let hits: serde_json::Value = serde_json::from_str(&vdr(&[
+        "--json",
+        "collection",
+        "search",
+        "--db",
+        &db,
+        "-c",
+        "docs",
+        "--query-id",
+        "17",
+        "-k",
+        "10",
+    ]))
+    .unwrap();
+    let vdr_ids: Vec<String> =
+        hits.as_array().unwrap().iter().map(|h| h["id"].to_string()).collect();
     assert_eq!(vdr_ids[0], "17");
 
     // The query vector of record 17, read back through the plugin.
     let rt = vdr_tests::runtime();
-    let mut local =
-        rt.open_database("local", &vdr_runtime::Grant::directory(dir.path(), false), "local".into()).unwrap();
+    let mut local = rt
+        .open_database("local", &vdr_runtime::Grant::directory(dir.path(), false), "local".into())
+        .unwrap();
     let point = local.fetch("docs", &[vdr_model::PointId::Num(17)]).unwrap().remove(0);
     let query = serde_json::to_string(point.dense("").unwrap()).unwrap();
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/usearch_search.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/usearch_search.py");
     let index = dir.path().join("docs/default.usearch");
     let mut child = Command::new(py)
         .arg(&script)
@@ -87,7 +117,11 @@ fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
     assert_eq!(result["dimensions"], 64, "{result}");
 
     let slots = slot_ids(&dir.path().join("docs/index-keys.bin"));
-    let py_ids: Vec<String> =
-        result["keys"].as_array().unwrap().iter().map(|k| slots[k.as_u64().unwrap() as usize].clone()).collect();
+    let py_ids: Vec<String> = result["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| slots[k.as_u64().unwrap() as usize].clone())
+        .collect();
     assert_eq!(py_ids, vdr_ids, "PyPI usearch and vdr disagree on the neighbours");
 }

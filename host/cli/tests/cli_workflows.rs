@@ -1,0 +1,300 @@
+//! The `vdr` binary driven as users and CI drive it: plugins, collections,
+//! an encrypted repository round trip, tampering, wrong keys, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Run {
+        let run = Run { dir: tempfile::tempdir().unwrap() };
+        let key = run.path("key.txt");
+        write_identity(&key);
+        run
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn vdr(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vdr"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("VDR_IDENTITY", self.path("key.txt"))
+            .env("VDR_CACHE_DIR", self.path("cache"))
+            .env_remove("VDR_PASSPHRASE_FILE")
+            .output()
+            .unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.vdr(args);
+        assert!(
+            out.status.success(),
+            "vdr {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+    fn sample(&self, store: &str, n: &str) {
+        self.ok(&[
+            "collection",
+            "create",
+            "--db",
+            store,
+            "--collection",
+            "docs",
+            "--sample",
+            n,
+            "--dim",
+            "32",
+        ]);
+    }
+    fn repo_with_backup(&self) -> String {
+        self.sample("local://./store", "1500");
+        let recipient = public_key(&self.path("key.txt"));
+        self.ok(&["init", "--repo", "fs://./repo", "--recipient", &recipient]);
+        self.json(&["backup", "--repo", "fs://./repo", "--db", "local://./store"])["snapshot"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn write_identity(path: &Path) {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    std::fs::write(path, format!("{}\n", id.to_string().expose_secret())).unwrap();
+}
+
+fn public_key(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.trim().parse::<age::x25519::Identity>().unwrap().to_public().to_string()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under `dir` with its contents, to prove nothing was written.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn plugin_list_shows_the_embedded_default_plugins_with_versions() {
+    let run = Run::new();
+    let list = run.json(&["plugin", "list"]);
+    let find = |name: &str| list.as_array().unwrap().iter().find(|p| p["name"] == name).cloned();
+    let fs = find("fs").expect("fs is embedded");
+    assert_eq!(fs["kind"], "storage");
+    assert_eq!(fs["contract"], "0.1.0");
+    assert!(fs["version"].as_str().unwrap().contains('.'));
+    assert_eq!(find("local").expect("local is embedded")["kind"], "database");
+}
+
+#[test]
+fn a_sample_collection_counts_and_finds_its_neighbours() {
+    let run = Run::new();
+    run.sample("local://./store", "2000");
+    assert_eq!(
+        run.json(&["collection", "count", "--db", "local://./store", "-c", "docs"])["count"],
+        2000
+    );
+    let hits = run.json(&[
+        "collection",
+        "search",
+        "--db",
+        "local://./store",
+        "-c",
+        "docs",
+        "--query-id",
+        "7",
+        "-k",
+        "5",
+    ]);
+    assert_eq!(hits.as_array().unwrap().len(), 5);
+    assert_eq!(hits[0]["id"], 7);
+    assert_eq!(
+        run.json(&["collection", "list", "--db", "local://./store"]),
+        serde_json::json!(["docs"])
+    );
+}
+
+#[test]
+fn backup_restore_verify_round_trip_and_no_overwrite_without_force() {
+    let run = Run::new();
+    let snapshot = run.repo_with_backup();
+    run.ok(&["restore", "latest", "--repo", "fs://./repo", "--db", "local://./restored"]);
+    let reports =
+        run.json(&["verify", &snapshot, "--repo", "fs://./repo", "--db", "local://./restored"]);
+    assert_eq!(reports[0]["ok"], true, "{reports}");
+    assert!(reports[0]["recall"].as_f64().unwrap() >= 0.9);
+
+    let again =
+        run.vdr(&["restore", "latest", "--repo", "fs://./repo", "--db", "local://./restored"]);
+    assert_eq!(code(&again), 1);
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    run.ok(&[
+        "restore",
+        "latest",
+        "--repo",
+        "fs://./repo",
+        "--db",
+        "local://./restored",
+        "--force",
+    ]);
+    run.ok(&[
+        "restore",
+        "latest",
+        "--repo",
+        "fs://./repo",
+        "--db",
+        "local://./restored",
+        "-c",
+        "docs",
+        "--as",
+        "copy",
+    ]);
+    assert_eq!(
+        run.json(&["collection", "count", "--db", "local://./restored", "-c", "copy"])["count"],
+        1500
+    );
+}
+
+#[test]
+fn key_files_open_with_the_standard_age_cli() {
+    let run = Run::new();
+    run.repo_with_backup();
+    if Command::new("age").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the age CLI (scripts/install-test-deps.sh)"
+        );
+        eprintln!("SKIPPED: the age CLI is not installed");
+        return;
+    }
+    let key = std::fs::read_dir(run.path("repo/keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_none())
+        .unwrap();
+    let out = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(run.path("key.txt"))
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "age -d: {}", stderr(&out));
+    assert!(!out.stdout.is_empty());
+}
+
+#[test]
+fn a_wrong_identity_is_refused_clearly_and_writes_nothing() {
+    let run = Run::new();
+    run.repo_with_backup();
+    let before = tree(&run.path("repo"));
+    write_identity(&run.path("wrong.txt"));
+    for args in [
+        vec!["--identity", "wrong.txt", "snapshots", "--repo", "fs://./repo"],
+        vec![
+            "--identity",
+            "wrong.txt",
+            "backup",
+            "--repo",
+            "fs://./repo",
+            "--db",
+            "local://./store",
+        ],
+        vec![
+            "--identity",
+            "wrong.txt",
+            "restore",
+            "latest",
+            "--repo",
+            "fs://./repo",
+            "--db",
+            "local://./other",
+        ],
+    ] {
+        let out = run.vdr(&args);
+        assert_eq!(code(&out), 1, "{args:?}");
+        assert!(stderr(&out).contains("unauthorized"), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(tree(&run.path("repo")), before, "the repository changed");
+    assert!(!run.path("other/docs").exists(), "nothing restored");
+}
+
+#[test]
+fn a_flipped_byte_in_a_pack_fails_check_and_restore_until_the_file_is_repaired() {
+    let run = Run::new();
+    run.repo_with_backup();
+    run.ok(&["check", "--repo", "fs://./repo", "--read-data"]);
+    let pack = walkdir::WalkDir::new(run.path("repo/data"))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_type().is_file())
+        .unwrap()
+        .into_path();
+    let original = std::fs::read(&pack).unwrap();
+    let mut broken = original.clone();
+    let at = broken.len() / 2;
+    broken[at] ^= 0x40;
+    std::fs::write(&pack, &broken).unwrap();
+
+    let check = run.vdr(&["check", "--repo", "fs://./repo", "--read-data"]);
+    assert_eq!(code(&check), 3, "{}", stderr(&check));
+    let restore =
+        run.vdr(&["restore", "latest", "--repo", "fs://./repo", "--db", "local://./restored"]);
+    assert_eq!(code(&restore), 1);
+    assert!(!run.path("restored/docs").exists() || tree(&run.path("restored/docs")).is_empty());
+
+    std::fs::write(&pack, &original).unwrap();
+    run.ok(&["check", "--repo", "fs://./repo", "--read-data"]);
+}
+
+#[test]
+fn init_without_any_key_is_a_usage_error_that_says_how() {
+    let run = Run::new();
+    let out = run.vdr(&["init", "--repo", "fs://./repo"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("--recipient"), "{}", stderr(&out));
+}
+
+#[test]
+fn commands_not_built_yet_say_so_with_exit_2() {
+    let run = Run::new();
+    for args in [vec!["replicate", "--from", "local://./a", "--to", "local://./b"], vec!["serve"]] {
+        let out = run.vdr(&args);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn json_output_is_one_document_even_on_failure() {
+    let run = Run::new();
+    let out =
+        run.vdr(&["--json", "collection", "count", "--db", "local://./nothing-here", "-c", "x"]);
+    assert_ne!(code(&out), 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert!(doc["error"].as_str().unwrap().contains("x"), "{doc}");
+}
