@@ -110,8 +110,7 @@ fn reaches_its_granted_host_and_is_denied_any_other() {
 #[test]
 fn memory_cap_allows_just_under_and_stops_just_over() {
     let g = guest();
-    let mut grant = Grant::default();
-    grant.memory_mib = Some(64);
+    let grant = Grant { memory_mib: Some(64), ..Grant::default() };
     let mut db = open(&g, &grant);
     assert_eq!(db.count("alloc:48").unwrap(), 48, "48 MiB fits under a 64 MiB cap");
     let e = db.count("alloc:72").unwrap_err();
@@ -124,8 +123,7 @@ fn memory_cap_allows_just_under_and_stops_just_over() {
 #[test]
 fn an_endless_loop_is_stopped_at_its_deadline() {
     let g = guest();
-    let mut grant = Grant::default();
-    grant.call_timeout_ms = Some(300);
+    let grant = Grant { call_timeout_ms: Some(300), ..Grant::default() };
     let mut db = open(&g, &grant);
     let e = db.count("loop").unwrap_err();
     assert_eq!(e.kind, ErrorKind::LimitExceeded, "{e}");

@@ -101,7 +101,9 @@ pub fn points(caps: &DbCaps, range: std::ops::Range<u64>) -> Vec<Point> {
                 vectors.push(NamedVector {
                     name: "sparse".into(),
                     data: VectorData::Sparse(SparseVector {
-                        indices: vec![1, 7 + n as u32, 1000],
+                        // Distinct indices for every n: engines such as
+                        // Qdrant reject a sparse vector with a repeated index.
+                        indices: vec![1, 7 + (n % 900) as u32, 1000],
                         values: vec![0.5, 1.5, -2.0],
                     }),
                 });
@@ -126,9 +128,12 @@ pub fn points(caps: &DbCaps, range: std::ops::Range<u64>) -> Vec<Point> {
         .collect()
 }
 
+/// One conformance check: database, capabilities, collection name.
+type Check = fn(&mut dyn Database, &DbCaps, &str);
+
 /// Run every check with collections named `{prefix}_*`.
 pub fn run(db: &mut dyn Database, caps: &DbCaps, prefix: &str) {
-    let checks: Vec<(&str, fn(&mut dyn Database, &DbCaps, &str))> = vec![
+    let checks: Vec<(&str, Check)> = vec![
         ("a created collection describes its schema", create_and_describe),
         ("creating an existing collection is already-exists", create_twice),
         ("an empty collection counts 0 and exports nothing", empty),

@@ -20,9 +20,12 @@ fn random(n: usize) -> Vec<u8> {
     v
 }
 
+/// One conformance check: store, capabilities, key prefix.
+type Check = fn(&dyn ObjectStore, StorageCaps, &str);
+
 /// Run every check under `prefix` (a fresh, unique key prefix).
 pub fn run(store: &dyn ObjectStore, caps: StorageCaps, prefix: &str) {
-    let checks: Vec<(&str, fn(&dyn ObjectStore, StorageCaps, &str))> = vec![
+    let checks: Vec<(&str, Check)> = vec![
         ("objects round-trip byte-exactly", round_trip),
         ("absent objects are not-found", absent),
         ("stat reports the size", stat),

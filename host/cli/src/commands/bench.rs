@@ -88,8 +88,7 @@ fn boundary(records: usize, dim: usize) -> Result<Boundary> {
         plugin_dirs: vec![plugins.path().to_path_buf()],
         ..Default::default()
     })?;
-    let mut grant = Grant::default();
-    grant.memory_mib = Some(4096);
+    let grant = Grant { memory_mib: Some(4096), ..Grant::default() };
     let mut db = rt.open_database("example-database", &grant, "bench".into())?;
     let schema = CollectionSchema {
         name: "bench".into(),
