@@ -238,6 +238,17 @@ fn run(cmd: &mut std::process::Command) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
+/// CPU seconds (user + system) used so far by this process, or by its
+/// waited-for children.
+fn cpu(children: bool) -> f64 {
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    let who = if children { libc::RUSAGE_CHILDREN } else { libc::RUSAGE_SELF };
+    // SAFETY: r is a valid rusage for getrusage to fill.
+    unsafe { libc::getrusage(who, &mut r) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(r.ru_utime) + t(r.ru_stime)
+}
+
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -288,7 +299,7 @@ fn main() {
     .unwrap();
     let source = SourceInfo::default();
 
-    let t = Instant::now();
+    let (t, c0) = (Instant::now(), cpu(false));
     let level = std::env::var("VDR_BENCH_LEVEL").ok().and_then(|s| s.parse().ok());
     let first = repo
         .backup(
@@ -300,12 +311,14 @@ fn main() {
         )
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    let bcpu = cpu(false) - c0;
     let input = first.bytes_read as f64;
     let stored = dir_size(&repo_dir);
     println!(
-        "vdr backup    : {:.0} MB in {secs:.2} s = {:.0} MB/s; stored {:.1} % of input ({} chunks, avg {:.0} B); load {}",
+        "vdr backup    : {:.0} MB in {secs:.2} s = {:.0} MB/s, {bcpu:.2} CPU-s ({:.0} MB per CPU-s); stored {:.1} % of input ({} chunks, avg {:.0} B); load {}",
         input / 1e6,
         input / 1e6 / secs,
+        input / 1e6 / bcpu,
         100.0 * stored as f64 / input,
         first.chunks_total,
         input / first.chunks_total as f64,
@@ -313,13 +326,15 @@ fn main() {
     );
 
     let mut target = MemoryDatabase::new();
-    let t = Instant::now();
+    let (t, c0) = (Instant::now(), cpu(false));
     let r = repo.restore("latest", &mut target, RestoreOptions::default()).unwrap();
     let rsecs = t.elapsed().as_secs_f64();
+    let rcpu = cpu(false) - c0;
     println!(
-        "vdr restore   : {:.0} MB in {rsecs:.2} s = {:.0} MB/s; load {}",
+        "vdr restore   : {:.0} MB in {rsecs:.2} s = {:.0} MB/s, {rcpu:.2} CPU-s ({:.0} MB per CPU-s), into an in-memory database; load {}",
         r.bytes as f64 / 1e6,
         r.bytes as f64 / 1e6 / rsecs,
+        r.bytes as f64 / 1e6 / rcpu,
         load()
     );
     drop(target);
@@ -352,15 +367,20 @@ fn main() {
         let mut c = std::process::Command::new("restic");
         c.args(["backup", "--quiet"]).arg(&input_dir);
         env(&mut c);
+        let c0 = cpu(true);
         let bsecs = run(&mut c);
+        let rbcpu = cpu(true) - c0;
         let rstored = dir_size(&rrepo);
         let mut c = std::process::Command::new("restic");
         c.args(["restore", "latest", "--quiet", "--target"]).arg(dir.join("restic-out"));
         env(&mut c);
+        let c0 = cpu(true);
         let rs = run(&mut c);
+        let rrcpu = cpu(true) - c0;
         println!(
-            "restic backup : {:.0} MB/s; stored {:.1} % of input; restore {:.0} MB/s (to files); load {}",
+            "restic backup : {:.0} MB/s, {rbcpu:.2} CPU-s ({:.0} MB per CPU-s); stored {:.1} % of input; restore {:.0} MB/s, {rrcpu:.2} CPU-s (to a file); load {}",
             input / 1e6 / bsecs,
+            input / 1e6 / rbcpu,
             100.0 * rstored as f64 / input,
             input / 1e6 / rs,
             load()
@@ -375,17 +395,19 @@ fn main() {
     db.insert_collection(schema("docs", dim as u32), pts.clone());
     drop(pts);
     let before = dir_size(&repo_dir);
-    let t = Instant::now();
+    let (t, c0) = (Instant::now(), cpu(false));
     let inc = repo.backup(&mut db, &[], &[], &source, BackupOptions::default()).unwrap();
     let isecs = t.elapsed().as_secs_f64();
+    let icpu = cpu(false) - c0;
     let grown = dir_size(&repo_dir) - before;
     println!(
-        "vdr increment : {changed} random records changed -> {:.2} MB stored ({:.2} % of the first backup; {} of {} chunks new) in {isecs:.2} s ({:.1} % of the first backup's time)",
+        "vdr increment : {changed} random records changed -> {:.2} MB stored ({:.2} % of the first backup; {} of {} chunks new) in {isecs:.2} s, {icpu:.2} CPU-s ({:.1} % of the first backup's time, {:.1} % of its CPU)",
         grown as f64 / 1e6,
         100.0 * grown as f64 / before as f64,
         inc.chunks_new,
         inc.chunks_total,
-        100.0 * isecs / secs
+        100.0 * isecs / secs,
+        100.0 * icpu / bcpu
     );
     drop(db);
 

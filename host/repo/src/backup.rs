@@ -109,6 +109,21 @@ pub struct BackupSummary {
 }
 
 pub static BLOCKED: AtomicU64 = AtomicU64::new(0);
+/// Worker time (µs) in hashing, compression, encryption, pack finishing (VDR_TRACE).
+static STAGES: [AtomicU64; 4] =
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+fn stage(i: usize, t: &mut u64) {
+    let now = thread_cpu_us();
+    STAGES[i].fetch_add(now - *t, Ordering::Relaxed);
+    *t = now;
+}
+/// CPU time of the calling thread (µs): stage costs independent of machine load.
+pub(crate) fn thread_cpu_us() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec for clock_gettime to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
 struct SegmentJob {
     seq: usize,
     segment: Segment,
@@ -164,6 +179,7 @@ impl Repository {
     ) -> Result<BackupSummary> {
         let started = Instant::now();
         BLOCKED.store(0, Ordering::Relaxed);
+        STAGES.iter().for_each(|s| s.store(0, Ordering::Relaxed));
         let time = crate::format::now();
         let _lock = self.lock(false, "backup")?;
         let (index, _unreadable) = index::load(self.store.as_ref(), &self.key)?;
@@ -209,6 +225,7 @@ impl Repository {
                             return;
                         }
                         let seg = &job.segment;
+                        let mut t = thread_cpu_us();
                         let mut lanes = [0u64; 4];
                         let mut from = 0;
                         let mut chunks = Vec::with_capacity(seg.ends.len());
@@ -243,6 +260,7 @@ impl Repository {
                             chunks.push(c);
                             from = end;
                         }
+                        stage(0, &mut t);
                         let new: Vec<bool> = {
                             let mut k = known.lock().unwrap();
                             ids.iter().map(|id| k.insert(*id)).collect()
@@ -257,13 +275,16 @@ impl Repository {
                                 }
                                 stored.clear();
                                 crate::compress::encode_into(c, &plan, &mut stored);
+                                stage(1, &mut t);
                                 let w = writer.get_or_insert_with(|| {
                                     PackWriter::new(key, target + (2 << 20))
                                 });
                                 w.add(ids[i], &stored, c.len() as u32);
+                                stage(2, &mut t);
                                 shared.chunks_new.fetch_add(1, Ordering::Relaxed);
                                 if w.len() >= target {
                                     let full = writer.take().unwrap().finish();
+                                    stage(3, &mut t);
                                     if pack_tx.send(full).is_err() {
                                         return;
                                     }
@@ -316,10 +337,15 @@ impl Repository {
         });
         drop(result_tx);
         if std::env::var("VDR_TRACE").is_ok() {
+            let st = |i: usize| STAGES[i].load(Ordering::Relaxed) as f64 / 1e6;
             eprintln!(
-                "backup: producer blocked {:.2} s of {:.2} s",
+                "backup: producer blocked {:.2} s of {:.2} s; worker CPU: hash {:.2} s, compress {:.2} s, encrypt {:.2} s, finish {:.2} s",
                 BLOCKED.load(Ordering::Relaxed) as f64 / 1e6,
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                st(0),
+                st(1),
+                st(2),
+                st(3)
             );
         }
         if let Some(e) = shared.error.lock().unwrap().take() {

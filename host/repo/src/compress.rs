@@ -55,6 +55,17 @@ impl Plan {
         let pays = |data: &[u8]| data.len() >= 64 && ratio(data, level) <= WORTH_IT;
         let planes = if split.floats.len() >= 256 {
             let p = planes_of(&split.floats);
+            if std::env::var("VDR_TRACE_PLAN").is_ok() {
+                eprintln!(
+                    "plan sample: meta {} B ratio {:.3}; planes {:.3} {:.3} {:.3} {:.3}",
+                    split.meta.len(),
+                    ratio(&split.meta, level),
+                    ratio(&p[0], level),
+                    ratio(&p[1], level),
+                    ratio(&p[2], level),
+                    ratio(&p[3], level)
+                );
+            }
             [pays(&p[0]), pays(&p[1]), pays(&p[2]), pays(&p[3])]
         } else {
             [false; 4]
@@ -205,11 +216,14 @@ fn planes_of(floats: &[u8]) -> [Vec<u8>; 4] {
     let n = floats.len() / 4;
     let mut planes = [vec![0u8; n], vec![0u8; n], vec![0u8; n], vec![0u8; n]];
     let [p0, p1, p2, p3] = &mut planes;
-    for (i, q) in floats.chunks_exact(4).enumerate() {
-        p0[i] = q[0];
-        p1[i] = q[1];
-        p2[i] = q[2];
-        p3[i] = q[3];
+    for ((((q, a), b), c), d) in floats
+        .chunks_exact(4)
+        .zip(p0.iter_mut())
+        .zip(p1.iter_mut())
+        .zip(p2.iter_mut())
+        .zip(p3.iter_mut())
+    {
+        (*a, *b, *c, *d) = (q[0], q[1], q[2], q[3]);
     }
     planes
 }
@@ -347,9 +361,18 @@ impl Frames for Merge<'_> {
             return None;
         }
         let [p0, p1, p2, p3] = self.planes;
-        self.out.reserve(n * 4);
-        for i in self.fpos..end {
-            self.out.extend_from_slice(&[p0[i], p1[i], p2[i], p3[i]]);
+        let at = self.out.len();
+        self.out.resize(at + n * 4, 0);
+        let dst = &mut self.out[at..];
+        let r = self.fpos..end;
+        for ((((q, a), b), c), d) in dst
+            .chunks_exact_mut(4)
+            .zip(&p0[r.clone()])
+            .zip(&p1[r.clone()])
+            .zip(&p2[r.clone()])
+            .zip(&p3[r])
+        {
+            q.copy_from_slice(&[*a, *b, *c, *d]);
         }
         self.fpos = end;
         Some(())

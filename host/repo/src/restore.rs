@@ -267,7 +267,10 @@ impl Repository {
             });
             let mut waiting = std::collections::BTreeMap::new();
             let mut next = 0usize;
-            for (seq, r) in out_rx.iter() {
+            let (started, mut idle) = (std::time::Instant::now(), 0f64);
+            let mut t = std::time::Instant::now();
+            while let Ok((seq, r)) = out_rx.recv() {
+                idle += t.elapsed().as_secs_f64();
                 waiting.insert(seq, r);
                 while let Some(r) = waiting.remove(&next) {
                     let d = r?;
@@ -275,6 +278,13 @@ impl Repository {
                     consume(d)?;
                     next += 1;
                 }
+                t = std::time::Instant::now();
+            }
+            if std::env::var("VDR_TRACE").is_ok() {
+                eprintln!(
+                    "restore: consumer waited {idle:.2} s of {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
             }
             Ok(())
         })?;
