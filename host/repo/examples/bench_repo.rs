@@ -212,7 +212,7 @@ fn points(n: usize, base: &[Vec<f32>], seed: u64) -> Vec<Point> {
 
 /// Like `vdr collection mutate --fraction`: random records, vectors nudged,
 /// payload revision bumped.
-fn mutate(points: &mut [Point], fraction: f64, seed: u64) -> usize {
+fn mutate(points: &mut [&mut Point], fraction: f64, seed: u64) -> usize {
     let mut rng = Rng(seed);
     let want = (points.len() as f64 * fraction) as usize;
     let mut picked = std::collections::HashSet::new();
@@ -220,7 +220,7 @@ fn mutate(points: &mut [Point], fraction: f64, seed: u64) -> usize {
         picked.insert((rng.next() % points.len() as u64) as usize);
     }
     for &i in &picked {
-        let p = &mut points[i];
+        let p = &mut *points[i];
         if let VectorData::Dense(v) = &mut p.vectors[0].data {
             for x in v.iter_mut() {
                 *x += rng.noise() * 0.001;
@@ -258,6 +258,15 @@ fn load() -> String {
         .join(" ")
 }
 
+fn rss_mib() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
 fn peak_rss_mib() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
@@ -285,9 +294,9 @@ fn main() {
     let dim = 384;
     let (base_vecs, origin) = base_vectors(dim);
     let n = (mb << 20) / (dim * 4 + 80);
-    let mut pts = points(n, &base_vecs, 7);
     let mut db = MemoryDatabase::new();
-    db.insert_collection(schema("docs", dim as u32), pts.clone());
+    db.insert_collection(schema("docs", dim as u32), points(n, &base_vecs, 7));
+    let rss_source = rss_mib();
     println!("source   : {n} x {dim}-d points ({origin}); load {}", load());
 
     let store: Arc<dyn ObjectStore> = Arc::new(DirStore(repo_dir.clone()));
@@ -312,6 +321,7 @@ fn main() {
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
     let bcpu = cpu(false) - c0;
+    let pipeline_peak = peak_rss_mib() - rss_source;
     let input = first.bytes_read as f64;
     let stored = dir_size(&repo_dir);
     println!(
@@ -347,7 +357,7 @@ fn main() {
         let input_dir = dir.join("input");
         std::fs::create_dir_all(&input_dir).unwrap();
         let mut stream = Vec::with_capacity(first.bytes_read as usize);
-        for p in &pts {
+        for p in db.collections["docs"].1.values() {
             let mut p = p.clone();
             canonical::normalize(&mut p).unwrap();
             canonical::encode_frame(&p, &mut stream);
@@ -391,9 +401,11 @@ fn main() {
     }
 
     // Scattered 1 %: random records, vectors nudged, payload revision bumped.
-    let changed = mutate(&mut pts, 0.01, 11);
-    db.insert_collection(schema("docs", dim as u32), pts.clone());
-    drop(pts);
+    let changed = {
+        let mut pts: Vec<&mut Point> =
+            db.collections.get_mut("docs").unwrap().1.values_mut().collect();
+        mutate(&mut pts, 0.01, 11)
+    };
     let before = dir_size(&repo_dir);
     let (t, c0) = (Instant::now(), cpu(false));
     let inc = repo.backup(&mut db, &[], &[], &source, BackupOptions::default()).unwrap();
@@ -428,7 +440,7 @@ fn main() {
         );
     }
     println!(
-        "peak RSS (VmHWM): {:.0} MiB (includes the in-memory source and target databases)",
+        "peak RSS (VmHWM): {:.0} MiB overall (includes the in-memory source and target databases); the backup pipeline added at most {pipeline_peak:.0} MiB above the {rss_source:.0} MiB source",
         peak_rss_mib()
     );
     let _ = std::fs::remove_dir_all(&dir);
