@@ -271,6 +271,10 @@ pub struct SnapshotsArgs {
     /// Only snapshots holding this collection.
     #[arg(long, short = 'c')]
     pub collection: Option<String>,
+    /// Read the repository as it stood at TIME (RFC 3339, or `YYYY-MM-DD HH:MM:SS` UTC)
+    /// from object versions: the backstop when objects were deleted or overwritten since.
+    #[arg(long, value_name = "TIME")]
+    pub point_in_time: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -293,6 +297,10 @@ pub struct RestoreArgs {
     /// Read and check everything, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Read the repository as it stood at TIME (RFC 3339, or `YYYY-MM-DD HH:MM:SS` UTC)
+    /// from object versions: the backstop when objects were deleted or overwritten since.
+    #[arg(long, value_name = "TIME")]
+    pub point_in_time: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -320,6 +328,10 @@ pub struct VerifyArgs {
     /// Fail when the restored p95 latency exceeds the baseline by this factor (0: do not check).
     #[arg(long, default_value_t = 0.0)]
     pub max_latency_factor: f64,
+    /// Read the repository as it stood at TIME (RFC 3339, or `YYYY-MM-DD HH:MM:SS` UTC)
+    /// from object versions: the backstop when objects were deleted or overwritten since.
+    #[arg(long, value_name = "TIME")]
+    pub point_in_time: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -332,6 +344,10 @@ pub struct CheckArgs {
     /// Read a subset: `N%` of packs, or `n/t` (the n-th of t slices).
     #[arg(long, value_name = "N%|n/t", conflicts_with = "read_data")]
     pub read_data_subset: Option<String>,
+    /// Read the repository as it stood at TIME (RFC 3339, or `YYYY-MM-DD HH:MM:SS` UTC)
+    /// from object versions: the backstop when objects were deleted or overwritten since.
+    #[arg(long, value_name = "TIME")]
+    pub point_in_time: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -7,9 +7,11 @@
 
 pub mod canonical;
 pub mod error;
+pub mod pit;
 pub mod point;
 pub mod resilient;
 pub mod schema;
+pub mod scratch;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod traits;

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod collection;
+pub mod pit;
 pub mod playbook;
 pub mod plugin;
 pub mod repo;

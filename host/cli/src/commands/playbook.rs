@@ -133,6 +133,7 @@ impl StepExecutor for Executor {
                     as_name: s.as_name.clone(),
                     force: s.force,
                     dry_run: s.dry_run,
+                    point_in_time: None,
                 };
                 let r = super::repo::restore(&self.ctx, args).map_err(fail)?;
                 let time = self.snapshot_time(&s.repo, &r.snapshot.to_string()).map_err(fail)?;

@@ -192,7 +192,7 @@ pub fn print_backup(ctx: &Ctx, s: &BackupSummary) -> Result<()> {
 }
 
 pub fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<()> {
-    let repo = ctx.repository(&a.repo.repo)?;
+    let repo = ctx.repository_at(&a.repo.repo, a.point_in_time.as_deref())?;
     let mut list = repo.snapshots()?;
     if let Some(c) = &a.collection {
         list.retain(|s| s.collections.iter().any(|(n, _)| n == c));
@@ -224,7 +224,7 @@ pub fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<()> {
 }
 
 pub fn restore(ctx: &Ctx, a: RestoreArgs) -> Result<RestoreSummary> {
-    let repo = ctx.repository(&a.repo.repo)?;
+    let repo = ctx.repository_at(&a.repo.repo, a.point_in_time.as_deref())?;
     let mut db = ctx.database(&a.db.db, !a.dry_run)?;
     let collections = match (&a.collection, &a.as_name) {
         (Some(c), Some(n)) => vec![(c.clone(), n.clone())],
@@ -302,7 +302,7 @@ fn read_data(a: &CheckArgs) -> Result<ReadData> {
 
 pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<vdr_repo::CheckReport> {
     let mode = read_data(&a)?;
-    let repo = ctx.repository(&a.repo.repo)?;
+    let repo = ctx.repository_at(&a.repo.repo, a.point_in_time.as_deref())?;
     Ok(repo.check(&CheckOptions { read_data: mode })?)
 }
 

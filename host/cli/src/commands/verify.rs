@@ -8,7 +8,7 @@ use anyhow::Result;
 use vdr_verify::{VerifyOptions, VerifyReport};
 
 pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<Vec<VerifyReport>> {
-    let repo = ctx.repository(&a.repo.repo)?;
+    let repo = ctx.repository_at(&a.repo.repo, a.point_in_time.as_deref())?;
     let snap = repo.snapshot(&a.snapshot, a.collection.as_deref())?;
     let entries: Vec<_> = match &a.collection {
         Some(c) => vec![snap.collection(c).ok_or_else(|| {
