@@ -156,6 +156,7 @@ impl StepExecutor for Executor {
                     sample: s.sample.unwrap_or(0) as usize,
                     tolerance: s.tolerance.unwrap_or(1e-5) as f32,
                     max_latency_factor: s.max_latency_factor.unwrap_or(0.0),
+                    point_in_time: None,
                 };
                 let reports = super::verify::verify(&self.ctx, &args).map_err(fail)?;
                 let snap = self
@@ -221,6 +222,7 @@ impl StepExecutor for Executor {
                     repo: RepoArg { repo: s.repo.clone() },
                     read_data,
                     read_data_subset: subset,
+                    point_in_time: None,
                 };
                 let r = super::repo::check(&self.ctx, args).map_err(fail)?;
                 let outputs = out(
