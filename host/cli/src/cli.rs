@@ -301,6 +301,29 @@ pub struct RestoreArgs {
     /// from object versions: the backstop when objects were deleted or overwritten since.
     #[arg(long, value_name = "TIME")]
     pub point_in_time: Option<String>,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+/// How a snapshot maps onto an engine that holds less (one vector per
+/// collection, no sparse or multi vectors); see `mapping.rs`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MappingArgs {
+    /// The snapshot's dense vector that becomes the target's vector (the others are dropped).
+    #[arg(long, value_name = "NAME")]
+    pub vector: Option<String>,
+    /// Drop sparse and multi vectors the target cannot hold instead of failing.
+    #[arg(long)]
+    pub drop_unsupported_vectors: bool,
+}
+
+impl MappingArgs {
+    pub fn options(&self) -> crate::mapping::MappingOptions {
+        crate::mapping::MappingOptions {
+            vector: self.vector.clone(),
+            drop_unsupported: self.drop_unsupported_vectors,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -332,6 +355,9 @@ pub struct VerifyArgs {
     /// from object versions: the backstop when objects were deleted or overwritten since.
     #[arg(long, value_name = "TIME")]
     pub point_in_time: Option<String>,
+    /// The same mapping the restore used (`--vector`, `--drop-unsupported-vectors`).
+    #[command(flatten)]
+    pub mapping: MappingArgs,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod mapping;
 pub mod output;
 pub mod sample;
 pub mod targets;

@@ -29,7 +29,8 @@ pub fn observer<'a>(
 
 /// Verify one collection of a snapshot against `live` in `db`: count,
 /// schema, recall and latency from the baseline, and the content of every
-/// (or `opts.sample`) record streamed from the repository.
+/// (or `opts.sample`) record streamed from the repository, rewritten by
+/// `map` as the restore wrote it into `db`.
 pub fn verify_collection(
     repo: &Repository,
     snapshot: &str,
@@ -37,12 +38,13 @@ pub fn verify_collection(
     db: &mut dyn Database,
     live: &str,
     opts: &VerifyOptions,
+    map: &dyn Fn(vdr_model::Point) -> vdr_model::Point,
 ) -> Result<VerifyReport> {
     let mut report = vdr_verify::verify(db, live, entry, None, opts);
     let mut checker =
         ContentChecker::new(db, live, &entry.schema, opts.sample, opts.seed, opts.tolerance);
     repo.read_points(snapshot, &entry.name, |p| {
-        checker.push(p);
+        checker.push(map(p));
         Ok(())
     })?;
     let (check, n) = checker.finish();

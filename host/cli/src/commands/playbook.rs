@@ -134,6 +134,7 @@ impl StepExecutor for Executor {
                     force: s.force,
                     dry_run: s.dry_run,
                     point_in_time: None,
+                    mapping: Default::default(),
                 };
                 let r = super::repo::restore(&self.ctx, args).map_err(fail)?;
                 let time = self.snapshot_time(&s.repo, &r.snapshot.to_string()).map_err(fail)?;
@@ -157,6 +158,7 @@ impl StepExecutor for Executor {
                     tolerance: s.tolerance.unwrap_or(1e-5) as f32,
                     max_latency_factor: s.max_latency_factor.unwrap_or(0.0),
                     point_in_time: None,
+                    mapping: Default::default(),
                 };
                 let reports = super::verify::verify(&self.ctx, &args).map_err(fail)?;
                 let snap = self

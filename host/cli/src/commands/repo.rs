@@ -7,6 +7,7 @@ use crate::cli::{
     BackupArgs, CheckArgs, ForgetArgs, InitArgs, KeyCmd, RestoreArgs, SnapshotsArgs, UnlockArgs,
 };
 use crate::exit::{usage, verification};
+use crate::mapping::{MappedDatabase, Mapping};
 use crate::output::{human_bytes, table};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -225,12 +226,28 @@ pub fn snapshots(ctx: &Ctx, a: SnapshotsArgs) -> Result<()> {
 
 pub fn restore(ctx: &Ctx, a: RestoreArgs) -> Result<RestoreSummary> {
     let repo = ctx.repository_at(&a.repo.repo, a.point_in_time.as_deref())?;
-    let mut db = ctx.database(&a.db.db, !a.dry_run)?;
-    let collections = match (&a.collection, &a.as_name) {
-        (Some(c), Some(n)) => vec![(c.clone(), n.clone())],
-        (Some(c), None) => vec![(c.clone(), c.clone())],
-        _ => vec![],
-    };
+    let (mut db, plugin) = ctx.database_with_plugin(&a.db.db, !a.dry_run)?;
+    // Every collection's mapping is planned first, so one the target cannot
+    // hold fails before anything is written.
+    let snap = repo.snapshot(&a.snapshot, a.collection.as_deref())?;
+    let mut collections = Vec::new();
+    let mut mappings = std::collections::HashMap::new();
+    for entry in snapshot_entries(&snap, a.collection.as_deref())? {
+        let (name, explicit) = match &a.as_name {
+            Some(n) => (n.as_str(), true),
+            None => (entry.name.as_str(), false),
+        };
+        let m = Mapping::plan(
+            &entry.schema,
+            name,
+            explicit,
+            &plugin.manifest.name,
+            &a.mapping.options(),
+        )?;
+        collections.push((entry.name.clone(), m.target.clone()));
+        mappings.insert(m.target.clone(), m);
+    }
+    let mut db = MappedDatabase { inner: db.as_mut(), mappings };
     let bar = ctx.out.progress(None, "restore");
     let bar2 = bar.clone();
     let options = RestoreOptions {
@@ -243,9 +260,22 @@ pub fn restore(ctx: &Ctx, a: RestoreArgs) -> Result<RestoreSummary> {
         })),
         ..RestoreOptions::default()
     };
-    let summary = repo.restore(&a.snapshot, db.as_mut(), options)?;
+    let summary = repo.restore(&snap.id.to_string(), &mut db, options)?;
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// The collections of `snap` a command works on: `collection`, or all.
+pub fn snapshot_entries<'s>(
+    snap: &'s vdr_repo::Snapshot,
+    collection: Option<&str>,
+) -> Result<Vec<&'s vdr_repo::CollectionEntry>> {
+    Ok(match collection {
+        Some(c) => vec![snap.collection(c).ok_or_else(|| {
+            usage(format!("snapshot {} holds no collection {c:?}", snap.id.short()))
+        })?],
+        None => snap.collections.iter().collect(),
+    })
 }
 
 pub fn print_restore(ctx: &Ctx, s: &RestoreSummary) -> Result<()> {

@@ -4,18 +4,14 @@
 use super::Ctx;
 use crate::cli::VerifyArgs;
 use crate::exit::verification;
+use crate::mapping::Mapping;
 use anyhow::Result;
 use vdr_verify::{VerifyOptions, VerifyReport};
 
 pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<Vec<VerifyReport>> {
     let repo = ctx.repository_at(&a.repo.repo, a.point_in_time.as_deref())?;
     let snap = repo.snapshot(&a.snapshot, a.collection.as_deref())?;
-    let entries: Vec<_> = match &a.collection {
-        Some(c) => vec![snap.collection(c).ok_or_else(|| {
-            crate::exit::usage(format!("snapshot {} holds no collection {c:?}", snap.id.short()))
-        })?],
-        None => snap.collections.iter().collect(),
-    };
+    let entries = super::repo::snapshot_entries(&snap, a.collection.as_deref())?;
     let opts = VerifyOptions {
         min_recall: a.min_recall,
         sample: a.sample,
@@ -23,19 +19,28 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<Vec<VerifyReport>> {
         max_latency_factor: a.max_latency_factor,
         ..VerifyOptions::default()
     };
-    let mut db = ctx.database(&a.db.db, false)?;
+    let (mut db, plugin) = ctx.database_with_plugin(&a.db.db, false)?;
     let id = snap.id.to_string();
     let mut reports = Vec::new();
     for entry in entries {
-        let live = if a.collection.is_some() { a.as_name.clone() } else { None }
-            .unwrap_or_else(|| entry.name.clone());
+        let requested = if a.collection.is_some() { a.as_name.as_deref() } else { None };
+        // The live collection is compared with what the restore made of the
+        // snapshot: the same mapping, planned the same way.
+        let mapping = Mapping::plan(
+            &entry.schema,
+            requested.unwrap_or(&entry.name),
+            requested.is_some(),
+            &plugin.manifest.name,
+            &a.mapping.options(),
+        )?;
         reports.push(crate::verification::verify_collection(
             &repo,
             &id,
-            entry,
+            &mapping.entry(entry),
             db.as_mut(),
-            &live,
+            &mapping.target,
             &opts,
+            &|p| mapping.point(p),
         )?);
     }
     Ok(reports)

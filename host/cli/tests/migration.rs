@@ -1,0 +1,268 @@
+//! Cross-engine migration through the `vdr` binary: a snapshot of engine A
+//! restored into engine B, then `vdr verify` on B. Real Chroma and Milvus
+//! and the Qdrant stand-in come from `scripts/test-servers.sh`
+//! (`VDR_TEST_CHROMA`, `VDR_TEST_MILVUS`, `VDR_TEST_QDRANT`); a missing one
+//! skips loudly (fails under CI).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use vdr_model::{
+    CollectionSchema, Database, ElementType, Metric, NamedVector, Point, PointId, VectorData,
+    VectorField, VectorKind,
+};
+use vdr_runtime::Grant;
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Run {
+        let run = Run { dir: tempfile::tempdir().unwrap() };
+        std::fs::write(run.path("pass"), "migration test\n").unwrap();
+        run.ok(&["init", "--repo", "fs://./repo"]);
+        run
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn vdr(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vdr"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("VDR_PASSPHRASE_FILE", self.path("pass"))
+            .env("VDR_CACHE_DIR", self.path("cache"))
+            .env_remove("VDR_IDENTITY");
+        if let Ok(k) = std::env::var("VDR_TEST_QDRANT_API_KEY") {
+            cmd.env("QDRANT_API_KEY", k);
+        }
+        cmd.output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.vdr(args);
+        assert!(
+            out.status.success(),
+            "vdr {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    /// Back up `collection` of `db`; the snapshot id.
+    fn backup(&self, db: &str, collection: &str) -> String {
+        let out = self.ok(&[
+            "--json",
+            "backup",
+            "--repo",
+            "fs://./repo",
+            "--db",
+            db,
+            "-c",
+            collection,
+            "--golden-queries",
+            "20",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["snapshot"].as_str().unwrap().to_string()
+    }
+    /// Restore `collection` of `snap` into `db` as `target`, then verify it there.
+    fn migrate(&self, snap: &str, collection: &str, db: &str, target: &str, extra: &[&str]) {
+        let mut args = vec!["restore", snap, "--repo", "fs://./repo", "--db", db, "-c", collection];
+        args.extend_from_slice(&["--as", target]);
+        args.extend_from_slice(extra);
+        self.ok(&args);
+        let mut args = vec![
+            "--json",
+            "verify",
+            snap,
+            "--repo",
+            "fs://./repo",
+            "--db",
+            db,
+            "-c",
+            collection,
+            "--as",
+            target,
+            "--tolerance",
+            "1e-5",
+        ];
+        args.extend_from_slice(extra);
+        let report: serde_json::Value = serde_json::from_str(&self.ok(&args)).unwrap();
+        let r = &report[0];
+        assert_eq!(r["ok"], true, "{report:#}");
+        let status = |name: &str| {
+            r["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["status"]
+                .clone()
+        };
+        assert_eq!(status("content"), "pass", "{report:#}");
+        assert_eq!(status("schema"), "pass", "{report:#}");
+    }
+}
+
+fn open(plugin: &str, grant: Grant) -> Box<dyn Database> {
+    vdr_tests::runtime().open_database(plugin, &grant, plugin.into()).unwrap()
+}
+
+fn field(name: &str, metric: Metric) -> VectorField {
+    VectorField {
+        name: name.into(),
+        kind: VectorKind::Dense,
+        dimension: 8,
+        metric,
+        element_type: ElementType::Float32,
+    }
+}
+
+/// A collection with two named dense vectors and nested payloads.
+fn fill_two_vectors(db: &mut dyn Database, name: &str, engine: &str, ids: fn(u64) -> PointId) {
+    db.create_collection(&CollectionSchema {
+        name: name.into(),
+        engine: engine.into(),
+        engine_version: String::new(),
+        vectors: vec![field("text", Metric::Cosine), field("image", Metric::Euclidean)],
+        payload_indexes: vec![],
+        shards: 1,
+        replicas: 1,
+        engine_config: None,
+    })
+    .unwrap();
+    // Distinct pseudo-random vectors: ties would make recall ambiguous.
+    let v = |i: u64, s: f32| -> Vec<f32> {
+        (0..8u64)
+            .map(|j| {
+                let h = (i * 8 + j).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                (h % 10_007) as f32 / 10_007.0 * s - 0.5
+            })
+            .collect()
+    };
+    let points = (1..=150u64)
+        .map(|i| Point {
+            id: ids(i),
+            vectors: vec![
+                NamedVector { name: "text".into(), data: VectorData::Dense(v(i, 0.25)) },
+                NamedVector { name: "image".into(), data: VectorData::Dense(v(i + 3, 0.5)) },
+            ],
+            payload: Some(format!(
+                r#"{{"n":{i},"tags":["a","ü"],"meta":{{"even":{}}}}}"#,
+                i % 2 == 0
+            )),
+        })
+        .collect();
+    db.import_batch(name, points).unwrap();
+    db.flush(name).unwrap();
+}
+
+fn chroma_url(endpoint: &str) -> String {
+    format!("chroma+{endpoint}")
+}
+
+fn milvus_url(endpoint: &str) -> String {
+    format!("milvus+{endpoint}")
+}
+
+/// local -> chroma -> milvus -> local, verifying on every target.
+#[test]
+fn local_to_chroma_to_milvus_to_local_verifies_on_every_target() {
+    let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
+    let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
+    let run = Run::new();
+    for (metric, name) in [("cosine", "docs_cos"), ("euclidean", "docs_l2")] {
+        run.ok(&[
+            "collection",
+            "create",
+            "--db",
+            "local://./src",
+            "--collection",
+            name,
+            "--sample",
+            "300",
+            "--dim",
+            "16",
+            "--metric",
+            metric,
+        ]);
+        let snap = run.backup("local://./src", name);
+        let in_chroma = vdr_tests::unique("mig_");
+        run.migrate(&snap, name, &chroma_url(&chroma), &in_chroma, &[]);
+
+        let snap = run.backup(&chroma_url(&chroma), &in_chroma);
+        let in_milvus = vdr_tests::unique("mig_");
+        run.migrate(&snap, &in_chroma, &milvus_url(&milvus), &in_milvus, &[]);
+
+        let snap = run.backup(&milvus_url(&milvus), &in_milvus);
+        run.migrate(&snap, &in_milvus, "local://./back", name, &[]);
+    }
+}
+
+/// Named vectors and payloads from the Qdrant stand-in, backed up through
+/// `vdr backup --db qdrant+http://...`, restored into local and verified.
+#[test]
+fn qdrant_named_vectors_migrate_to_local() {
+    let Some(endpoint) = vdr_tests::servers::endpoint("QDRANT") else { return };
+    let mut grant = Grant::endpoint(&endpoint).unwrap();
+    grant.secrets = vec![("api-key".into(), vdr_tests::servers::required("QDRANT_API_KEY"))];
+    let name = vdr_tests::unique("mig");
+    fill_two_vectors(open("qdrant", grant).as_mut(), &name, "qdrant", PointId::Num);
+    let run = Run::new();
+    let snap = run.backup(&format!("qdrant+{endpoint}"), &name);
+    run.migrate(&snap, &name, "local://./back", "from_qdrant", &[]);
+    // One of the two vectors, chosen, also migrates.
+    run.migrate(&snap, &name, "local://./back", "text_only", &["--vector", "text"]);
+}
+
+/// Two named dense vectors into Chroma: without `--vector` the restore
+/// names the options and leaves Chroma untouched; with it, it verifies.
+#[test]
+fn two_named_vectors_into_chroma_need_a_choice() {
+    let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
+    let run = Run::new();
+    let src = run.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut local = open("local", Grant::directory(src.canonicalize().unwrap(), true));
+    let str_id = |i: u64| PointId::Str(format!("p{i}"));
+    fill_two_vectors(local.as_mut(), "two", "local", str_id);
+    drop(local);
+    let snap = run.backup("local://./src", "two");
+
+    let target = vdr_tests::unique("mig_");
+    let mut chroma_db = open("chroma", Grant::endpoint(&chroma).unwrap());
+    let before = chroma_db.list_collections().unwrap();
+    let db = chroma_url(&chroma);
+    let out = run.vdr(&[
+        "restore",
+        &snap,
+        "--repo",
+        "fs://./repo",
+        "--db",
+        &db,
+        "-c",
+        "two",
+        "--as",
+        &target,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dense vectors text, image; choose one with --vector"), "{err}");
+    assert_eq!(chroma_db.list_collections().unwrap(), before, "chroma was touched");
+
+    let out = run.vdr(&[
+        "restore",
+        &snap,
+        "--repo",
+        "fs://./repo",
+        "--db",
+        &db,
+        "-c",
+        "two",
+        "--as",
+        &target,
+        "--vector",
+        "nope",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its dense vectors: text, image"));
+
+    run.migrate(&snap, "two", &db, &target, &["--vector", "image"]);
+    let live = chroma_db.fetch(&target, &[str_id(7)]).unwrap();
+    assert_eq!(live[0].vectors.len(), 1);
+    assert_eq!(live[0].vectors[0].name, "");
+}
