@@ -4,6 +4,7 @@
 //! environment variables).
 
 pub mod conformance;
+pub mod faultproxy;
 pub mod servers;
 
 use std::path::PathBuf;
