@@ -47,6 +47,9 @@ pub struct Cli {
     /// age identity file (X25519 or SSH private key) that opens the repository.
     #[arg(long = "identity", global = true, env = "VDR_IDENTITY", value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// Write Prometheus metrics of this run to FILE at exit (node_exporter textfile collector).
+    #[arg(long = "metrics-file", global = true, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -448,21 +451,38 @@ pub struct ReplicateArgs {
     pub to: String,
     #[arg(long = "collection", short = 'c')]
     pub collections: Vec<String>,
-    /// Seconds between anti-entropy rounds (continuous mode).
-    #[arg(long)]
-    pub interval: Option<String>,
+    /// Time between anti-entropy rounds in continuous mode (30s, 5m; a bare number is seconds).
+    #[arg(long, default_value = "30s")]
+    pub interval: String,
     /// Run a single round and exit.
     #[arg(long)]
     pub once: bool,
+    /// Stop replicating into the follower for good and report its state (failover).
+    #[arg(long, conflicts_with = "once")]
+    pub promote: bool,
+    /// Where the follower's replication state lives (default .vdr/replicate/<hash of from,to>).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Absolute tolerance for vector components; set for followers that round vectors
+    /// (e.g. 1e-5 for cosine spaces that normalise), 0 compares exactly.
+    #[arg(long, default_value_t = 0.0)]
+    pub tolerance: f32,
 }
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// Address of /metrics and /healthz (loopback unless --allow-remote).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub listen: String,
-    /// Schedules file (YAML).
+    /// Schedules file (YAML): jobs with a cron expression (or `every: 30s`).
     #[arg(long)]
     pub schedules: Option<PathBuf>,
+    /// Allow a non-loopback --listen address (metrics carry no secrets, but do say what exists).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// How long shutdown waits for running jobs to finish.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub shutdown_timeout: String,
 }
 
 #[derive(Args, Debug)]

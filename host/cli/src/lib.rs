@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod mapping;
+pub mod metrics;
 pub mod output;
 pub mod sample;
 pub mod targets;

@@ -5,13 +5,15 @@ pub mod collection;
 pub mod pit;
 pub mod playbook;
 pub mod plugin;
+pub mod replicate;
 pub mod repo;
+pub mod serve;
 pub mod terraform;
 pub mod verify;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, PlaybookCmd};
 use crate::config::Config;
-use crate::exit::not_built;
+use crate::metrics::{self, Metrics};
 use crate::output::Out;
 use crate::targets;
 use anyhow::{Context, Result};
@@ -29,21 +31,48 @@ pub struct Ctx {
     runtime: OnceLock<Runtime>,
     /// Fraction of storage calls to fail (a drill's `chaos: fail-storage`).
     pub storage_faults: std::sync::Mutex<Option<f64>>,
+    /// What commands measured; rendered at exit or on `serve`'s /metrics.
+    pub metrics: Arc<Metrics>,
+    /// The global options, for `serve` to make a fresh Ctx per job.
+    pub globals: Globals,
+}
+
+/// The global command-line options a Ctx is made from.
+#[derive(Clone, Debug)]
+pub struct Globals {
+    pub config: Option<PathBuf>,
+    pub plugin_dirs: Vec<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub identity: Option<PathBuf>,
 }
 
 impl Ctx {
     pub fn new(cli: &Cli) -> Result<Ctx> {
+        let globals = Globals {
+            config: cli.config.clone(),
+            plugin_dirs: cli.plugin_dirs.clone(),
+            json: cli.json,
+            quiet: cli.quiet,
+            identity: cli.identity.clone(),
+        };
+        Ctx::with(globals, Arc::new(Metrics::default()))
+    }
+
+    pub fn with(globals: Globals, metrics: Arc<Metrics>) -> Result<Ctx> {
         let mut plugin_dirs: Vec<PathBuf> = std::env::var_os("VDR_PLUGIN_PATH")
             .map(|p| std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()).collect())
             .unwrap_or_default();
-        plugin_dirs.extend(cli.plugin_dirs.iter().cloned());
+        plugin_dirs.extend(globals.plugin_dirs.iter().cloned());
         Ok(Ctx {
-            config: Config::load(cli.config.as_deref())?,
-            out: Out { json: cli.json, quiet: cli.quiet },
-            identity: cli.identity.clone(),
+            config: Config::load(globals.config.as_deref())?,
+            out: Out { json: globals.json, quiet: globals.quiet },
+            identity: globals.identity.clone(),
             plugin_dirs,
             runtime: OnceLock::new(),
             storage_faults: std::sync::Mutex::new(None),
+            metrics,
+            globals,
         })
     }
 
@@ -103,22 +132,89 @@ impl Ctx {
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(&cli)?;
-    match cli.command {
+    let metrics = ctx.metrics.clone();
+    let result = execute(ctx, cli.command);
+    if let Some(path) = &cli.metrics_file
+        && let Err(e) = metrics.write_textfile(path)
+    {
+        let e =
+            anyhow::Error::new(e).context(format!("writing the metrics file {}", path.display()));
+        // A failed command's own error matters more than its metrics.
+        if result.is_ok() {
+            return Err(e);
+        }
+        tracing::warn!("{e:#}");
+    }
+    result
+}
+
+/// The job a command is for the metrics (`job`, `target`), if it is one.
+fn job_of(command: &Command) -> Option<(&'static str, String)> {
+    Some(match command {
+        Command::Backup(a) => ("backup", a.db.db.clone()),
+        Command::Verify(a) => ("verify", a.db.db.clone()),
+        Command::Check(a) => ("check", a.repo.repo.clone()),
+        Command::Forget(a) => ("forget", a.repo.repo.clone()),
+        Command::Prune(a) => ("prune", a.repo.repo.clone()),
+        Command::Replicate(a) => ("replicate", a.to.clone()),
+        Command::Playbook(PlaybookCmd::Run(a)) => ("playbook", playbook::target(&a.file)),
+        _ => return None,
+    })
+}
+
+/// Run one command and record its job metrics (also `serve`'s jobs).
+pub fn execute(ctx: Ctx, command: Command) -> Result<()> {
+    let job = job_of(&command);
+    let m = ctx.metrics.clone();
+    let started = std::time::Instant::now();
+    let result = run_command(ctx, command);
+    if let Some((job, target)) = job {
+        let kind = result.as_ref().err().map(metrics::failure_kind);
+        m.job(job, &target, started.elapsed(), kind);
+    }
+    result
+}
+
+fn run_command(ctx: Ctx, command: Command) -> Result<()> {
+    match command {
         Command::Plugin(c) => plugin::run(&ctx, c),
         Command::Collection(c) => collection::run(&ctx, c),
         Command::Init(a) => repo::init(&ctx, a),
         Command::Key(c) => repo::key(&ctx, c),
-        Command::Backup(a) => repo::print_backup(&ctx, &repo::backup(&ctx, a)?),
+        Command::Backup(a) => {
+            let url = a.repo.repo.clone();
+            let s = repo::backup(&ctx, a)?;
+            let l = [("repo", url.as_str())];
+            ctx.metrics.inc("vdr_backup_bytes_read_total", &l, s.bytes_read as f64);
+            ctx.metrics.inc("vdr_backup_bytes_stored_total", &l, s.bytes_new as f64);
+            ctx.metrics.set("vdr_backup_dedup_ratio", &l, s.dedup_ratio);
+            repo::print_backup(&ctx, &s)
+        }
         Command::Snapshots(a) => repo::snapshots(&ctx, a),
         Command::Restore(a) => repo::print_restore(&ctx, &repo::restore(&ctx, a)?),
-        Command::Verify(a) => verify::print(&ctx, &verify::verify(&ctx, &a)?),
-        Command::Check(a) => repo::print_check(&ctx, &repo::check(&ctx, a)?),
+        Command::Verify(a) => {
+            let reports = verify::verify(&ctx, &a)?;
+            for r in &reports {
+                if let Some(recall) = r.recall {
+                    let l = [("collection", r.live_collection.as_str())];
+                    ctx.metrics.set("vdr_verify_recall", &l, recall);
+                }
+            }
+            verify::print(&ctx, &reports)
+        }
+        Command::Check(a) => {
+            let url = a.repo.repo.clone();
+            let r = repo::check(&ctx, a);
+            let ok = matches!(&r, Ok(r) if r.ok());
+            ctx.metrics.set("vdr_repository_check_ok", &[("repo", &url)], f64::from(u8::from(ok)));
+            repo::print_check(&ctx, &r?)
+        }
         Command::Forget(a) => repo::forget(&ctx, a),
         Command::Prune(a) => repo::prune(&ctx, &a.repo.repo),
         Command::Unlock(a) => repo::unlock(&ctx, a),
         Command::Playbook(c) => playbook::run(ctx, c),
-        Command::Replicate(_) => Err(not_built("replicate")),
-        Command::Serve(_) => Err(not_built("serve")),
+        Command::Replicate(a) => replicate::run(&ctx, a),
+        Command::Serve(a) => serve::run(ctx, a),
         Command::Terraform(a) => terraform::run(&ctx, a),
         Command::Bench(a) => bench::run(&ctx, a),
     }

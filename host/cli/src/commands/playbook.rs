@@ -56,6 +56,7 @@ fn run_playbook(ctx: Ctx, a: PlaybookArgs) -> Result<()> {
         }));
     }
     let report = vdr_playbook::run(&playbook, &mut executor, options);
+    record_drill(&executor.ctx, &playbook.name, &report.dr);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -74,6 +75,23 @@ fn run_playbook(ctx: Ctx, a: PlaybookArgs) -> Result<()> {
             let code = if code == 3 { Code::Verification } else { Code::Failed };
             Err(Exit { code, message: format!("playbook {}: {failed}", playbook.name) }.into())
         }
+    }
+}
+
+/// The `job`/`target` label of a playbook run: the file's name.
+pub fn target(file: &Path) -> String {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.trim_end_matches(".tera").trim_end_matches(".yaml").trim_end_matches(".yml").to_string()
+}
+
+/// The measured RTO and RPO of a drill, when the run could measure them.
+fn record_drill(ctx: &Ctx, playbook: &str, dr: &vdr_playbook::DrMetrics) {
+    let l = [("playbook", playbook)];
+    if let Some(rto) = dr.rto_seconds {
+        ctx.metrics.set("vdr_drill_rto_seconds", &l, rto);
+    }
+    if let Some(rpo) = dr.rpo_seconds {
+        ctx.metrics.set("vdr_drill_rpo_seconds", &l, rpo);
     }
 }
 
