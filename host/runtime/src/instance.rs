@@ -88,6 +88,7 @@ impl<W: World> Factory<W> {
     ) -> Result<R, Error> {
         self.arm(&mut live.store);
         live.store.data_mut().limiter.refused = None;
+        live.store.data().stderr.clear();
         match f(&mut live.store, &live.bindings) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(e.with_origin(self.label())),
@@ -117,9 +118,26 @@ fn classify(store: &mut Store<State>, err: wasmtime::Error, what: &str, timeout_
         Some(Trap::StackOverflow) => {
             Error::new(ErrorKind::LimitExceeded, format!("{what}: stack overflow"))
         }
-        Some(trap) => Error::new(ErrorKind::Trap, format!("{what}: {trap} ({})", first_line(&err))),
-        None => Error::new(ErrorKind::Trap, format!("{what}: {}", first_line(&err))),
+        Some(trap) => Error::new(ErrorKind::Trap, format!("{what}: {trap}{}", said(store))),
+        None => Error::new(ErrorKind::Trap, format!("{what}: {}{}", first_line(&err), said(store))),
     }
+}
+
+/// The plugin's last stderr line (its panic message), if it wrote one.
+fn said(store: &Store<State>) -> String {
+    let text = store.data().stderr.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
+        .collect();
+    // A Rust panic is "thread '..' panicked at FILE:LINE:COL:" then the message.
+    let from = lines
+        .iter()
+        .rposition(|l| l.contains("panicked at"))
+        .unwrap_or(lines.len().saturating_sub(1));
+    let said: String = lines.get(from..).unwrap_or_default().join(" ").chars().take(400).collect();
+    if said.is_empty() { String::new() } else { format!("; the plugin said: {said}") }
 }
 
 fn first_line(e: &wasmtime::Error) -> String {

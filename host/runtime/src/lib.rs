@@ -15,6 +15,7 @@ pub mod instance;
 pub mod manifest;
 pub mod registry;
 pub mod state;
+pub mod stderr;
 pub mod v0_1_0;
 pub mod vector_index;
 

@@ -19,6 +19,8 @@ pub struct State {
     pub(crate) perms: Arc<Effective>,
     pub(crate) http: Arc<HttpPolicy>,
     pub(crate) progress: Option<ProgressFn>,
+    /// What the plugin last wrote to stderr (for trap messages).
+    pub(crate) stderr: crate::stderr::StderrTail,
 }
 
 impl WasiView for State {
@@ -74,6 +76,8 @@ impl State {
         // builder's defaults, plus only the granted directory.
         let mut b = WasiCtxBuilder::new();
         b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        let stderr = crate::stderr::StderrTail::default();
+        b.stderr(stderr.clone());
         if let Some(dir) = &perms.directory {
             let perms = if dir.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
             b.preopened_dir(&dir.host_path, &dir.guest_path, perms)?;
@@ -85,6 +89,7 @@ impl State {
             perms,
             http,
             progress: None,
+            stderr,
         })
     }
 }

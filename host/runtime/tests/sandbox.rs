@@ -138,6 +138,10 @@ fn a_panic_is_a_trap_naming_the_plugin_and_the_host_goes_on() {
     let e = db.count("panic").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Trap, "{e}");
     assert!(e.to_string().starts_with("plugin misbehave@"), "{e}");
+    assert!(
+        e.message.contains("panicked at") && e.message.contains("misbehave: panic on request"),
+        "{e}"
+    );
     assert_eq!(db.count("ok").unwrap(), 42);
 }
 
