@@ -463,10 +463,11 @@ pub struct ReplicateArgs {
     /// Where the follower's replication state lives (default .vdr/replicate/<hash of from,to>).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Absolute tolerance for vector components; set for followers that round vectors
-    /// (e.g. 1e-5 for cosine spaces that normalise), 0 compares exactly.
-    #[arg(long, default_value_t = 0.0)]
-    pub tolerance: f32,
+    /// Absolute tolerance for vector components of records that differ bit-wise (engines
+    /// that round, e.g. cosine spaces); 0 compares exactly. Default: 0 between two databases
+    /// of the same engine, 1e-5 across engines.
+    #[arg(long)]
+    pub tolerance: Option<f32>,
 }
 
 #[derive(Args, Debug)]

@@ -378,3 +378,75 @@ fn bench_anti_entropy_vs_full_copy() {
     );
     assert_eq!(ae["records_moved"].as_u64(), Some(changed));
 }
+
+/// One round `from` -> `to` of collection `c` with its own state; the collection's report.
+fn round_between(r: &Run, from: &str, to: &str, c: &str, state: &str) -> Value {
+    let s = r.path(state).to_string_lossy().into_owned();
+    r.json(&["replicate", "--from", from, "--to", to, "-c", c, "--once", "--state-dir", &s])
+        ["collections"][0]
+        .clone()
+}
+
+fn moved(v: &Value) -> u64 {
+    v["records_moved"].as_u64().unwrap()
+}
+
+/// Chroma stores some vectors with their last bits changed: the cross-engine
+/// tolerance keeps rounds from re-sending them, real changes still flow,
+/// and Chroma -> local is exact.
+#[test]
+fn chroma_and_local_converge_both_ways() {
+    let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
+    let db = format!("chroma+{chroma}");
+    let r = Run::new();
+    let name = vdr_tests::unique("repl_");
+    r.ok(&[
+        "collection",
+        "create",
+        "--db",
+        "local://./a",
+        "-c",
+        &name,
+        "--sample",
+        "500",
+        "--dim",
+        "16",
+    ]);
+    assert_eq!(moved(&round_between(&r, "local://./a", &db, &name, "s1")), 500);
+    let second = round_between(&r, "local://./a", &db, &name, "s1");
+    assert_eq!((moved(&second), second["lag_ratio"].as_f64()), (0, Some(0.0)), "{second}");
+    let third = round_between(&r, "local://./a", &db, &name, "s1");
+    assert_eq!(third["buckets_differing"], 0, "equivalences remembered: {third}");
+
+    let changed =
+        r.json(&["collection", "mutate", "--db", "local://./a", "-c", &name, "--fraction", "0.05"])
+            ["changed"]
+            .as_u64()
+            .unwrap();
+    let fourth = round_between(&r, "local://./a", &db, &name, "s1");
+    assert_eq!(moved(&fourth), changed, "{fourth}");
+    assert!(fourth["lag_ratio"].as_f64().unwrap() > 0.0);
+    assert_eq!(moved(&round_between(&r, "local://./a", &db, &name, "s1")), 0);
+
+    assert_eq!(moved(&round_between(&r, &db, "local://./c", &name, "s2")), 500);
+    let back = round_between(&r, &db, "local://./c", &name, "s2");
+    assert_eq!((moved(&back), back["buckets_differing"].as_u64()), (0, Some(0)), "{back}");
+    r.ok(&["collection", "drop", "--db", &db, "-c", &name]);
+}
+
+/// Milvus -> Chroma, two different servers: converges and stays converged.
+#[test]
+fn milvus_to_chroma_converges() {
+    let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
+    let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
+    let (to, from) = (format!("chroma+{chroma}"), format!("milvus+{milvus}"));
+    let r = Run::new();
+    let name = vdr_tests::unique("repl_");
+    r.ok(&["collection", "create", "--db", &from, "-c", &name, "--sample", "300", "--dim", "16"]);
+    assert_eq!(moved(&round_between(&r, &from, &to, &name, "s")), 300);
+    let again = round_between(&r, &from, &to, &name, "s");
+    assert_eq!((moved(&again), again["records_deleted"].as_u64()), (0, Some(0)), "{again}");
+    assert_eq!(again["lag_ratio"], 0.0);
+    r.ok(&["collection", "drop", "--db", &from, "-c", &name]);
+    r.ok(&["collection", "drop", "--db", &to, "-c", &name]);
+}

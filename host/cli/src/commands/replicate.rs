@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
         return promote(ctx, &a, &dir);
     }
     let interval = parse_interval(&a.interval)?;
-    let opts = Options { tolerance: a.tolerance, ..Options::default() };
+    let opts = Options { tolerance: tolerance(&a), ..Options::default() };
     let mut leader = ctx.database(&a.from, false)?;
     let mut follower = ctx.database(&a.to, true)?;
     let mut one = || -> Result<RoundReport> {
@@ -68,6 +68,18 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
         if STOP.load(Ordering::SeqCst) {
             return Ok(());
         }
+    }
+}
+
+/// Exact between databases of one engine; across engines, vectors may come
+/// back rounded (Chroma's stored floats differ in the last bits), and an
+/// exact comparison would re-send those records every round.
+fn tolerance(a: &ReplicateArgs) -> f32 {
+    let engine = |db: &str| db.split_once("://").map(|(s, _)| s.to_string());
+    match (a.tolerance, engine(&a.from), engine(&a.to)) {
+        (Some(t), _, _) => t,
+        (None, Some(x), Some(y)) if x == y => 0.0,
+        _ => 1e-5,
     }
 }
 
