@@ -280,13 +280,13 @@ fn init_without_any_key_is_a_usage_error_that_says_how() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_with_exit_2() {
+fn a_playbook_step_not_built_yet_says_so() {
     let run = Run::new();
-    for args in [vec!["replicate", "--from", "local://./a", "--to", "local://./b"], vec!["serve"]] {
-        let out = run.vdr(&args);
-        assert_eq!(code(&out), 2, "{args:?}");
-        assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
-    }
+    let file = run.path("tf.yaml.tera");
+    std::fs::write(&file, "name: t\nsteps:\n  - terraform: { dir: ., operation: plan }\n").unwrap();
+    let out = run.vdr(&["playbook", "run", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
 }
 
 #[test]

@@ -198,3 +198,19 @@ fn chaos_really_breaks_things_verify_fails_when_the_restore_is_skipped() {
     assert_eq!(v["status"], "failed", "{v}");
     assert!(v["outputs"]["records_lost"].as_u64().unwrap() > 0, "{v}");
 }
+
+#[test]
+fn a_replicate_step_copies_the_leader_then_moves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "rep.yaml.tera",
+        &format!(
+            "{SEED}  - id: first\n    replicate: {{ from: local://./s, to: local://./f }}\n\
+             \x20 - id: second\n    replicate: {{ from: local://./s, to: local://./f }}\n\
+             \x20 - assert: {{ that: \"steps.first.records_moved == 300 and steps.second.records_moved == 0\", message: \"replication moved the wrong records\" }}\n"
+        ),
+    );
+    let out = vdr(dir.path(), &["playbook", "run", &file]);
+    assert_ok(&out, "replicate playbook");
+}

@@ -279,9 +279,7 @@ impl StepExecutor for Executor {
                 run().map_err(fail)
             }
             StepKind::Chaos(s) => self.chaos(s).map_err(fail),
-            StepKind::Replicate(_) => {
-                Err(StepError::failed("the replicate step is not built yet in this version of vdr"))
-            }
+            StepKind::Replicate(s) => self.replicate(s).map_err(fail),
             StepKind::Terraform(_) => {
                 Err(StepError::failed("the terraform step is not built yet in this version of vdr"))
             }
@@ -293,6 +291,35 @@ impl StepExecutor for Executor {
 }
 
 impl Executor {
+    /// One anti-entropy round, with the same state (lag) as `vdr replicate`.
+    fn replicate(&mut self, s: &vdr_playbook::ReplicateStep) -> Result<StepOutput> {
+        let dir = super::replicate::default_state_dir(&s.from, &s.to);
+        let mut leader = self.ctx.database(&s.from, false)?;
+        let mut follower = self.ctx.database(&s.to, true)?;
+        let mut state = vdr_replicate::State::load(&dir, &s.from, &s.to)?;
+        let same_engine =
+            s.from.split_once("://").map(|x| x.0) == s.to.split_once("://").map(|x| x.0);
+        let opts = vdr_replicate::Options {
+            tolerance: if same_engine { 0.0 } else { 1e-5 },
+            ..vdr_replicate::Options::default()
+        };
+        let r = vdr_replicate::round(
+            leader.as_mut(),
+            follower.as_mut(),
+            &s.collections,
+            &mut state,
+            &opts,
+        )?;
+        state.save(&dir)?;
+        Ok(out(json!({
+            "records_moved": r.records_moved,
+            "records_deleted": r.records_deleted,
+            "records_differing": r.records_differing,
+            "buckets_differing": r.buckets_differing,
+            "seconds": r.duration_seconds,
+        })))
+    }
+
     fn snapshot_time(&self, repo: &str, id: &str) -> Result<String> {
         Ok(self.ctx.repository(repo)?.snapshot(id, None)?.time.to_rfc3339())
     }
