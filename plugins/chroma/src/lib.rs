@@ -5,6 +5,7 @@
 mod base64;
 mod client;
 mod export;
+mod fresh;
 mod ids;
 mod payload;
 mod records;
@@ -46,6 +47,7 @@ struct Chroma {
     /// Collection name -> Chroma collection id, as last seen.
     ids: HashMap<String, String>,
     version: Option<String>,
+    fresh: fresh::Fresh,
 }
 
 impl Chroma {
@@ -148,7 +150,7 @@ impl DatabasePlugin for Chroma {
             )));
         }
         let api = Api::new(&config.endpoint, options.tenant, options.database, auth);
-        Ok(Chroma { api, ids: HashMap::new(), version: None })
+        Ok(Chroma { api, ids: HashMap::new(), version: None, fresh: Default::default() })
     }
 
     fn list_collections(&mut self) -> Result<Vec<String>> {
@@ -213,6 +215,7 @@ impl DatabasePlugin for Chroma {
         let url = self.api.db_url("collections");
         let c: ChromaCollection =
             self.api.post(url, &body, &format!("create collection {}", schema.name))?;
+        self.fresh.created(&schema.name);
         self.ids.insert(schema.name, c.id);
         Ok(())
     }
@@ -223,10 +226,17 @@ impl DatabasePlugin for Chroma {
         }
         let body = records::add_body(points)?;
         // Chroma's upsert merges metadata into the old record's, so a
-        // replaced point would keep keys it no longer has: delete, then add.
-        let delete_url = self.records_url(collection, "delete")?;
+        // replaced point would keep keys it no longer has: delete, then add
+        // (only the ids that may exist, in a collection this instance made).
         let context = format!("import into {collection}");
-        self.api.post_unit(delete_url, &json!({ "ids": body.ids }), &context)?;
+        let old = match self.fresh.write(collection, &body.ids) {
+            Some(old) => old.into_iter().cloned().collect(),
+            None => body.ids.clone(),
+        };
+        if !old.is_empty() {
+            let delete_url = self.records_url(collection, "delete")?;
+            self.api.post_unit(delete_url, &json!({ "ids": old }), &context)?;
+        }
         let add_url = self.records_url(collection, "add")?;
         let bytes = serde_json::to_vec(&body)
             .map_err(|e| Error::Internal(format!("cannot encode records: {e}")))?;
@@ -287,6 +297,7 @@ impl DatabasePlugin for Chroma {
     fn drop_collection(&mut self, name: &str) -> Result<()> {
         schema::validate_name(name)?;
         self.ids.remove(name);
+        self.fresh.forget(name);
         let url = self.api.db_url(&format!("collections/{name}"));
         self.api.delete(url, &format!("drop collection {name}"))
     }

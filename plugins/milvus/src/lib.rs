@@ -5,6 +5,7 @@
 mod client;
 mod export;
 mod flush;
+mod fresh;
 mod ids;
 mod records;
 mod schema;
@@ -32,6 +33,7 @@ struct Milvus {
     api: Api,
     layouts: HashMap<String, Layout>,
     pending: HashMap<String, Pending>,
+    fresh: fresh::Fresh,
 }
 
 /// Ids per `vdr_id in [...]` lookup.
@@ -120,7 +122,12 @@ impl DatabasePlugin for Milvus {
         }
         let token = config.secret("token").map(String::from);
         let api = Api::new(&config.endpoint, token, forced);
-        Ok(Milvus { api, layouts: HashMap::new(), pending: HashMap::new() })
+        Ok(Milvus {
+            api,
+            layouts: HashMap::new(),
+            pending: HashMap::new(),
+            fresh: Default::default(),
+        })
     }
 
     fn list_collections(&mut self) -> Result<Vec<String>> {
@@ -161,6 +168,7 @@ impl DatabasePlugin for Milvus {
         self.api.call(Op::Create, body, &format!("create collection {}", schema.name))?;
         self.layouts.remove(&schema.name);
         self.pending.remove(&schema.name);
+        self.fresh.created(&schema.name);
         self.wait_loaded(&schema.name)
     }
 
@@ -172,7 +180,25 @@ impl DatabasePlugin for Milvus {
         }
         let layout = self.layout(collection)?;
         let ids: Vec<PointId> = points.iter().map(|p| p.id.clone()).collect();
-        let old = self.keys_for(collection, &layout.pk, &ids)?;
+        // Look up rows to replace only for ids that may exist: in a
+        // collection this instance created, the ids it wrote before.
+        let encoded: Vec<String> = ids.iter().map(ids::encode).collect();
+        let maybe: Vec<PointId> = match self.fresh.write(collection, &encoded) {
+            None => ids,
+            Some(old) => {
+                let old: std::collections::HashSet<&String> = old.into_iter().collect();
+                ids.into_iter()
+                    .zip(&encoded)
+                    .filter(|(_, e)| old.contains(e))
+                    .map(|p| p.0)
+                    .collect()
+            }
+        };
+        let old = if maybe.is_empty() {
+            Vec::new()
+        } else {
+            self.keys_for(collection, &layout.pk, &maybe)?
+        };
         if !old.is_empty() {
             self.delete_keys(collection, &layout.pk, &old)?;
         }
@@ -272,6 +298,7 @@ impl DatabasePlugin for Milvus {
 
     fn drop_collection(&mut self, name: &str) -> Result<()> {
         self.layouts.remove(name);
+        self.fresh.forget(name);
         self.pending.remove(name);
         // v1 answers dropping a missing collection with code 100 (not found).
         self.api.call(
