@@ -14,7 +14,9 @@ use crate::export::keys_of;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 const FIRST_WAIT: Duration = Duration::from_millis(25);
-const LONGEST_WAIT: Duration = Duration::from_secs(1);
+// Polls are one cheap query: a short cap keeps the overshoot past the
+// moment of visibility small.
+const LONGEST_WAIT: Duration = Duration::from_millis(200);
 
 /// Writes of one collection not yet known to be visible.
 #[derive(Default)]
