@@ -7,7 +7,7 @@ use vdr_plugin_sdk::{Error, Result};
 
 use crate::encode::encode;
 use crate::sharedkey::SharedKey;
-use crate::time;
+use vdr_plugin_sdk::time;
 
 /// Blob service REST version sent with every request.
 const API_VERSION: &str = "2021-08-06";

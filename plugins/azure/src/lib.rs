@@ -11,7 +11,6 @@ mod client;
 mod encode;
 mod multipart;
 mod sharedkey;
-mod time;
 mod xml;
 
 use std::rc::Rc;
@@ -228,7 +227,10 @@ impl StoragePlugin for AzureStore {
         Ok(ObjectMeta {
             key: key.to_string(),
             size: response.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0),
-            modified_ms: response.header("last-modified").map(time::http_date_ms).unwrap_or(0),
+            modified_ms: response
+                .header("last-modified")
+                .map(vdr_plugin_sdk::time::http_date_ms)
+                .unwrap_or(0),
             version: None,
         })
     }
@@ -247,7 +249,7 @@ impl StoragePlugin for AzureStore {
             .map(|b| ObjectMeta {
                 key: self.strip(&b.name),
                 size: b.properties.content_length,
-                modified_ms: time::http_date_ms(&b.properties.last_modified),
+                modified_ms: vdr_plugin_sdk::time::http_date_ms(&b.properties.last_modified),
                 version: None,
             })
             .collect();
@@ -286,7 +288,7 @@ impl StoragePlugin for AzureStore {
                 latest: b.snapshot.is_none(),
                 version: b.snapshot.unwrap_or_default(),
                 size: b.properties.content_length,
-                modified_ms: time::http_date_ms(&b.properties.last_modified),
+                modified_ms: vdr_plugin_sdk::time::http_date_ms(&b.properties.last_modified),
                 deleted: false,
             })
             .collect();

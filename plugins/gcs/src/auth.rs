@@ -16,7 +16,7 @@ use vdr_plugin_sdk::http::Request;
 use vdr_plugin_sdk::{Config, Error, Result};
 
 use crate::encode::encode;
-use crate::time::now_secs;
+use vdr_plugin_sdk::time::now_secs;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 const TOKEN_URI: &str = "https://oauth2.googleapis.com/token";

@@ -11,7 +11,6 @@ mod auth;
 mod client;
 mod encode;
 mod multipart;
-mod time;
 
 use std::rc::Rc;
 
@@ -146,7 +145,7 @@ fn meta(key: String, o: &Object) -> ObjectMeta {
     ObjectMeta {
         key,
         size: o.size.parse().unwrap_or(0),
-        modified_ms: time::rfc3339_ms(&o.updated),
+        modified_ms: vdr_plugin_sdk::time::rfc3339_ms(&o.updated),
         version: (!o.generation.is_empty()).then(|| o.generation.clone()),
     }
 }
@@ -270,7 +269,7 @@ impl StoragePlugin for GcsStore {
                 key: self.strip(&o.name),
                 version: o.generation.clone(),
                 size: o.size.parse().unwrap_or(0),
-                modified_ms: time::rfc3339_ms(&o.updated),
+                modified_ms: vdr_plugin_sdk::time::rfc3339_ms(&o.updated),
                 deleted: false,
                 // A noncurrent generation carries the time it was replaced or deleted.
                 latest: o.time_deleted.is_none(),

@@ -17,6 +17,7 @@ pub mod log;
 pub mod progress;
 mod state;
 pub mod storage;
+pub mod time;
 
 /// Generated bindings of both worlds. The `types` and `host` interfaces are
 /// generated once (in the storage bindings) and shared by the database ones.
