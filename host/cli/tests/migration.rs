@@ -266,3 +266,68 @@ fn two_named_vectors_into_chroma_need_a_choice() {
     assert_eq!(live[0].vectors.len(), 1);
     assert_eq!(live[0].vectors[0].name, "");
 }
+
+/// A sparse vector Milvus cannot hold: named in the error, dropped on request,
+/// and `verify` with the same flag passes.
+#[test]
+fn sparse_vectors_into_milvus_are_dropped_only_on_request() {
+    let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
+    let run = Run::new();
+    let src = run.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut local = open("local", Grant::directory(src.canonicalize().unwrap(), true));
+    let sparse = VectorField { kind: VectorKind::Sparse, ..field("terms", Metric::Dot) };
+    local
+        .create_collection(&CollectionSchema {
+            name: "hybrid".into(),
+            engine: "local".into(),
+            engine_version: String::new(),
+            vectors: vec![field("", Metric::Euclidean), sparse],
+            payload_indexes: vec![],
+            shards: 1,
+            replicas: 1,
+            engine_config: None,
+        })
+        .unwrap();
+    let points = (1..=60u64)
+        .map(|i| Point {
+            id: PointId::Num(i),
+            vectors: vec![
+                NamedVector {
+                    name: String::new(),
+                    data: VectorData::Dense((0..8).map(|j| ((i * 13 + j) % 29) as f32).collect()),
+                },
+                NamedVector {
+                    name: "terms".into(),
+                    data: VectorData::Sparse(vdr_model::SparseVector {
+                        indices: vec![i as u32, 1000 + i as u32],
+                        values: vec![0.5, 1.5],
+                    }),
+                },
+            ],
+            payload: Some(format!(r#"{{"i":{i}}}"#)),
+        })
+        .collect();
+    local.import_batch("hybrid", points).unwrap();
+    local.flush("hybrid").unwrap();
+    drop(local);
+    let snap = run.backup("local://./src", "hybrid");
+    let db = milvus_url(&milvus);
+    let target = vdr_tests::unique("mig_");
+    let out = run.vdr(&[
+        "restore",
+        &snap,
+        "--repo",
+        "fs://./repo",
+        "--db",
+        &db,
+        "-c",
+        "hybrid",
+        "--as",
+        &target,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sparse vector terms") && err.contains("--drop-unsupported-vectors"));
+    run.migrate(&snap, "hybrid", &db, &target, &["--drop-unsupported-vectors"]);
+}
