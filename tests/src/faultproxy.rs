@@ -145,7 +145,7 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<(String, Vec<u8
 fn header<'a>(lower_head: &'a str, name: &str) -> Option<&'a str> {
     lower_head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        (k.trim() == name).then(|| v.trim())
+        (k.trim() == name).then_some(v.trim())
     })
 }
 

@@ -266,7 +266,8 @@ fn backup_restore_and_check_survive_a_faulty_network() {
 }
 
 /// Backup and restore throughput to SeaweedFS against the `fs` repository
-/// in the same run, and requests per GiB (counted by a fault-free proxy).
+/// in the same run (restore as `--dry-run`: read, decrypt and check all,
+/// no engine import), and requests per GiB (counted by a fault-free proxy).
 /// `VDR_BENCH_POINTS` (default 120000 points of dim 384, ~200 MB of stream).
 /// Run: `cargo test --workspace --test storage_servers -- --ignored bench --nocapture`.
 #[test]
@@ -312,8 +313,11 @@ fn bench_seaweedfs_against_fs() {
             "0",
         ]);
         let mid = proxy.counts.requests.load(Ordering::Relaxed);
+        // A dry run reads, decrypts and checks everything but writes nothing:
+        // the storage's share of a restore, without the engine's import.
+        std::fs::create_dir(run.path(&format!("restored{i}"))).unwrap();
         let into = format!("local://./restored{i}");
-        let r = run.json(&["restore", "latest", "--repo", repo, "--db", &into]);
+        let r = run.json(&["restore", "latest", "--repo", repo, "--db", &into, "--dry-run"]);
         let after = proxy.counts.requests.load(Ordering::Relaxed);
         let gib = b["bytes_read"].as_f64().unwrap() / (1u64 << 30) as f64;
         let mb = b["bytes_read"].as_f64().unwrap() / 1e6;
