@@ -339,35 +339,55 @@ fn serve_refuses_remote_listen_and_bad_schedules() {
 
 /// One anti-entropy round with 0.1 % changed vs the initial full copy.
 /// `cargo test -p vdr --test replicate -- --ignored --nocapture bench`;
-/// VDR_BENCH_RECORDS (default 200000).
+/// VDR_BENCH_RECORDS (default 200000), VDR_BENCH_FOLLOWER (default a local
+/// store; e.g. chroma+http://127.0.0.1:8000).
 #[test]
 #[ignore]
 fn bench_anti_entropy_vs_full_copy() {
     let n = std::env::var("VDR_BENCH_RECORDS").unwrap_or_else(|_| "200000".into());
+    let to = std::env::var("VDR_BENCH_FOLLOWER").unwrap_or_else(|_| "local://./b".into());
     let r = Run::new();
+    let name = vdr_tests::unique("bench_");
     let t = Instant::now();
-    r.sample("local://./a", &n);
+    r.ok(&[
+        "collection",
+        "create",
+        "--db",
+        "local://./a",
+        "-c",
+        &name,
+        "--sample",
+        &n,
+        "--dim",
+        "16",
+    ]);
     eprintln!("leader: {n} records (dim 16) in {:.1}s", t.elapsed().as_secs_f64());
     let t = Instant::now();
-    let full = r.round();
+    let full = round_between(&r, "local://./a", &to, &name, "s");
     let full_s = t.elapsed().as_secs_f64();
+    // Followers that round vectors settle in one round (equivalences recorded).
+    let settle = round_between(&r, "local://./a", &to, &name, "s");
+    eprintln!(
+        "settling round: {} equivalent, {} moved",
+        settle["records_equivalent"], settle["records_moved"]
+    );
     let changed = r.json(&[
         "collection",
         "mutate",
         "--db",
         "local://./a",
-        "--collection",
-        "docs",
+        "-c",
+        &name,
         "--fraction",
         "0.001",
     ])["changed"]
         .as_u64()
         .unwrap();
     let t = Instant::now();
-    let ae = r.round();
+    let ae = round_between(&r, "local://./a", &to, &name, "s");
     let ae_s = t.elapsed().as_secs_f64();
     eprintln!(
-        "full copy: {} records in {full_s:.2}s | anti-entropy: {} changed, {} moved, {} buckets differing in {ae_s:.2}s (scan {:.2}s, write {:.2}s) | speed-up {:.1}x",
+        "follower {to}: full copy {} records in {full_s:.2}s | anti-entropy: {} changed, {} moved, {} buckets differing in {ae_s:.2}s (scan {:.2}s, write {:.2}s) | speed-up {:.1}x",
         full["records_moved"],
         changed,
         ae["records_moved"],
@@ -377,6 +397,9 @@ fn bench_anti_entropy_vs_full_copy() {
         full_s / ae_s
     );
     assert_eq!(ae["records_moved"].as_u64(), Some(changed));
+    if !to.starts_with("local://") {
+        r.ok(&["collection", "drop", "--db", &to, "-c", &name]);
+    }
 }
 
 /// One round `from` -> `to` of collection `c` with its own state; the collection's report.

@@ -141,16 +141,9 @@ fn replicate_collection(
         r.created = true;
     }
     let mut equiv = cs.equivalents_map();
-    // Follower first: when it is empty, the leader is read once, while copying.
-    let fscan =
-        scan(follower_db, "follower", name, opts.buckets, opts.export_batch, &|id, d| match equiv
-            .get(id)
-        {
-            Some((l, f)) if *f == d => *l,
-            _ => d,
-        })?;
-    r.follower_records_before = fscan.total;
-    if fscan.total == 0 {
+    // An empty follower gets the initial copy: the leader is read once, while copying.
+    let empty = follower_db.count(name).map_err(follower(format!("counting {name}")))? == 0;
+    if empty {
         let t1 = Instant::now();
         r.full_copy = true;
         r.records_moved = full_copy(leader_db, follower_db, name, opts)?;
@@ -163,7 +156,19 @@ fn replicate_collection(
         equiv.clear();
         return Ok(finish(r, cs, started, &equiv));
     }
-    let lscan = scan(leader_db, "leader", name, opts.buckets, opts.export_batch, &|_, d| d)?;
+    // Both sides are read at once: exports wait on plugins and servers.
+    let substitute = |id: &PointId, d: u128| match equiv.get(id) {
+        Some((l, f)) if *f == d => *l,
+        _ => d,
+    };
+    let (lscan, fscan) = std::thread::scope(|s| {
+        let l =
+            s.spawn(|| scan(leader_db, "leader", name, opts.buckets, opts.export_batch, &|_, d| d));
+        let f = scan(follower_db, "follower", name, opts.buckets, opts.export_batch, &substitute);
+        (l.join().expect("the leader scan does not panic"), f)
+    });
+    let (lscan, fscan) = (lscan?, fscan?);
+    r.follower_records_before = fscan.total;
     r.leader_records = lscan.total;
     r.leader_root = lscan.root();
     r.follower_root = fscan.root();
