@@ -473,3 +473,56 @@ fn milvus_to_chroma_converges() {
     r.ok(&["collection", "drop", "--db", &from, "-c", &name]);
     r.ok(&["collection", "drop", "--db", &to, "-c", &name]);
 }
+
+/// Continuous mode: rounds every interval, one JSON line each; SIGTERM
+/// between rounds ends it cleanly (exit 0) with the state saved.
+#[test]
+fn continuous_replication_stops_cleanly_on_sigterm() {
+    let r = Run::new();
+    r.sample("local://./a", "200");
+    let state = r.path("state").to_string_lossy().into_owned();
+    let mut child = r
+        .cmd(&[
+            "--json",
+            "replicate",
+            "--from",
+            "local://./a",
+            "--to",
+            "local://./b",
+            "--interval",
+            "1s",
+            "--state-dir",
+            &state,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first: Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(120)).unwrap()).unwrap();
+    let second: Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(120)).unwrap()).unwrap();
+    assert_eq!((first["round"].as_u64(), first["records_moved"].as_u64()), (Some(1), Some(200)));
+    assert_eq!((second["round"].as_u64(), second["records_moved"].as_u64()), (Some(2), Some(0)));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "replicate did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(r.path("state/state.json")).unwrap())
+            .unwrap();
+    assert!(saved["rounds"].as_u64().unwrap() >= 2);
+}
