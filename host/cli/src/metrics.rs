@@ -175,6 +175,30 @@ pub fn failure_kind(e: &anyhow::Error) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The names are the contract with the alert rules and the dashboard.
+    #[test]
+    fn families_match_the_monitoring_contract() {
+        let readme = include_str!("../../../templates/monitoring/README.md");
+        let listed: Vec<&str> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `vdr_"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        assert_eq!(listed.len(), 13, "{listed:?}");
+        for name in &listed {
+            assert!(
+                FAMILIES.iter().any(|f| f.0 == format!("vdr_{name}")),
+                "vdr_{name} not emitted"
+            );
+        }
+        for (name, _, _) in FAMILIES {
+            // Extra, not used by any rule: skipped scheduler ticks of `vdr serve`.
+            if *name != "vdr_job_skipped_total" {
+                assert!(listed.contains(&&name[4..]), "{name} is not in the README table");
+            }
+        }
+    }
+
     #[test]
     fn renders_the_exposition_format() {
         let m = Metrics::default();
