@@ -331,3 +331,45 @@ fn sparse_vectors_into_milvus_are_dropped_only_on_request() {
     assert!(err.contains("sparse vector terms") && err.contains("--drop-unsupported-vectors"));
     run.migrate(&snap, "hybrid", &db, &target, &["--drop-unsupported-vectors"]);
 }
+
+/// The disaster on one engine: back up a collection of the real server,
+/// drop it there, restore it under its own name, verify it there.
+#[test]
+fn chroma_and_milvus_survive_backup_drop_restore_verify() {
+    let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
+    let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
+    let run = Run::new();
+    for db in [chroma_url(&chroma), milvus_url(&milvus)] {
+        let name = vdr_tests::unique("dr_");
+        run.ok(&[
+            "collection",
+            "create",
+            "--db",
+            &db,
+            "--collection",
+            &name,
+            "--sample",
+            "400",
+            "--dim",
+            "16",
+        ]);
+        let snap = run.backup(&db, &name);
+        run.ok(&["collection", "drop", "--db", &db, "-c", &name]);
+        assert!(
+            !run.ok(&["collection", "list", "--db", &db]).lines().any(|l| l == name),
+            "{name} dropped"
+        );
+        run.migrate(&snap, &name, &db, &name, &[]);
+        let count: serde_json::Value = serde_json::from_str(&run.ok(&[
+            "--json",
+            "collection",
+            "count",
+            "--db",
+            &db,
+            "-c",
+            &name,
+        ]))
+        .unwrap();
+        assert_eq!(count["count"], 400, "{db}");
+    }
+}
