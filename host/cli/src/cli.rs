@@ -442,10 +442,15 @@ pub struct PlaybookArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("leader").required(true).args(["from", "from_repo"])))]
 pub struct ReplicateArgs {
     /// Leader database.
     #[arg(long)]
-    pub from: String,
+    pub from: Option<String>,
+    /// Replicate through a repository instead (log shipping): apply each new
+    /// snapshot to the follower, reading only the chunks that changed.
+    #[arg(long, value_name = "REPO", conflicts_with_all = ["from", "tolerance", "promote"])]
+    pub from_repo: Option<String>,
     /// Follower database.
     #[arg(long)]
     pub to: String,
@@ -460,7 +465,8 @@ pub struct ReplicateArgs {
     /// Stop replicating into the follower for good and report its state (failover).
     #[arg(long, conflicts_with = "once")]
     pub promote: bool,
-    /// Where the follower's replication state lives (default .vdr/replicate/<hash of from,to>).
+    /// Where the follower's replication state lives (default .vdr/replicate/<hash of from
+    /// or from-repo, to>).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Absolute tolerance for vector components of records that differ bit-wise (engines

@@ -3,8 +3,8 @@
 //!
 //! The byte layout is documented in `FORMAT.md` beside this crate. The entry
 //! point is [`Repository`]: `init` / `open`, then `backup`, `restore`,
-//! `snapshots`, `verify_basic`, `check`, `forget`, `prune`, key management
-//! and `unlock`.
+//! `snapshots`, `changed_points` (log shipping), `verify_basic`, `check`,
+//! `forget`, `prune`, key management and `unlock`.
 
 mod backup;
 mod check;
@@ -21,6 +21,7 @@ mod prune;
 mod read;
 mod repository;
 mod restore;
+mod ship;
 mod snapshot;
 mod verify;
 
@@ -37,6 +38,7 @@ pub use lock::{LockInfo, LockOptions};
 pub use prune::{PruneOptions, PruneReport};
 pub use repository::{InitOptions, Repository};
 pub use restore::{CollectionRestore, RestoreOptions, RestoreProgress, RestoreSummary};
+pub use ship::ShipSummary;
 pub use snapshot::{BlobRef, CollectionEntry, Snapshot, SnapshotInfo};
 pub use verify::VerifyReport;
 

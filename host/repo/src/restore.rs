@@ -39,7 +39,7 @@ pub(crate) struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, d: &Decoded) {
+    pub fn add(&mut self, d: &Decoded) {
         self.records += d.points.len() as u64;
         self.bytes += d.bytes;
         for (l, v) in self.lanes.iter_mut().zip(d.lanes) {
@@ -223,21 +223,29 @@ impl Repository {
         &self,
         index: &Index,
         entry: &CollectionEntry,
+        consume: impl FnMut(Decoded) -> Result<()>,
+    ) -> Result<Totals> {
+        let units = segments(&entry.blobs, 0..entry.blobs.len());
+        let totals = self.decode_units(index, &entry.blobs, units, consume)?;
+        if totals.bytes != entry.stream_length {
+            return Err(crate::format::corrupt(
+                &format!("stream of collection {:?}", entry.name),
+                "is shorter than the manifest says",
+            ));
+        }
+        totals.finish(entry)?;
+        Ok(totals)
+    }
+
+    /// Fetch, decode and parse `units` of `blobs` (each a run of whole
+    /// points), in parallel, delivering them in order; checks every blob's id.
+    pub(crate) fn decode_units(
+        &self,
+        index: &Index,
+        blobs: &[crate::snapshot::BlobRef],
+        units: Vec<std::ops::Range<usize>>,
         mut consume: impl FnMut(Decoded) -> Result<()>,
     ) -> Result<Totals> {
-        let mut units: Vec<std::ops::Range<usize>> = Vec::new();
-        let (mut from, mut bytes) = (0usize, 0u64);
-        for (i, b) in entry.blobs.iter().enumerate() {
-            if i > from && bytes >= SEGMENT && b.starts_record {
-                units.push(from..i);
-                from = i;
-                bytes = 0;
-            }
-            bytes += b.length as u64;
-        }
-        if from < entry.blobs.len() {
-            units.push(from..entry.blobs.len());
-        }
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let mut totals = Totals::default();
         std::thread::scope(|s| -> Result<()> {
@@ -249,7 +257,7 @@ impl Repository {
                 s.spawn(move || {
                     let mut open: Vec<pack::PackReader> = Vec::new();
                     for (seq, range) in job_rx {
-                        let r = self.decode_unit(index, &entry.blobs[range], &mut open);
+                        let r = self.decode_unit(index, &blobs[range], &mut open);
                         let failed = r.is_err();
                         if out_tx.send((seq, r)).is_err() || failed {
                             return;
@@ -288,13 +296,6 @@ impl Repository {
             }
             Ok(())
         })?;
-        if totals.bytes != entry.stream_length {
-            return Err(crate::format::corrupt(
-                &format!("stream of collection {:?}", entry.name),
-                "is shorter than the manifest says",
-            ));
-        }
-        totals.finish(entry)?;
         Ok(totals)
     }
 
@@ -476,6 +477,28 @@ impl Repository {
         done.finish(entry)?;
         Ok(summary(entry, target, &done))
     }
+}
+
+/// Cut `range` of `blobs` (whole points) into units of about `SEGMENT`
+/// stream bytes, each beginning with a blob that starts a record.
+pub(crate) fn segments(
+    blobs: &[crate::snapshot::BlobRef],
+    range: std::ops::Range<usize>,
+) -> Vec<std::ops::Range<usize>> {
+    let mut units = Vec::new();
+    let (mut from, mut bytes) = (range.start, 0u64);
+    for i in range.clone() {
+        if i > from && bytes >= SEGMENT && blobs[i].starts_record {
+            units.push(from..i);
+            from = i;
+            bytes = 0;
+        }
+        bytes += blobs[i].length as u64;
+    }
+    if from < range.end {
+        units.push(from..range.end);
+    }
+    units
 }
 
 fn summary(entry: &CollectionEntry, target: &str, totals: &Totals) -> CollectionRestore {

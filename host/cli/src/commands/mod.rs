@@ -8,6 +8,7 @@ pub mod plugin;
 pub mod replicate;
 pub mod repo;
 pub mod serve;
+pub mod ship;
 pub mod terraform;
 pub mod verify;
 

@@ -14,16 +14,19 @@ use std::time::{Duration, Instant};
 use vdr_replicate::{Options, RoundReport, State, now_unix};
 
 pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
-    let dir = a.state_dir.clone().unwrap_or_else(|| default_state_dir(&a.from, &a.to));
-    if a.promote {
-        return promote(ctx, &a, &dir);
+    if let Some(repo) = &a.from_repo {
+        return super::ship::run(ctx, &a, repo);
     }
-    let interval = parse_interval(&a.interval)?;
-    let opts = Options { tolerance: tolerance(&a), ..Options::default() };
-    let mut leader = ctx.database(&a.from, false)?;
+    let from = a.from.clone().ok_or_else(|| usage("pass --from DB or --from-repo REPO"))?;
+    let dir = a.state_dir.clone().unwrap_or_else(|| default_state_dir(&from, &a.to));
+    if a.promote {
+        return promote(ctx, &a, &from, &dir);
+    }
+    let opts = Options { tolerance: tolerance(&from, &a), ..Options::default() };
+    let mut leader = ctx.database(&from, false)?;
     let mut follower = ctx.database(&a.to, true)?;
-    let mut one = || -> Result<RoundReport> {
-        let mut state = State::load(&dir, &a.from, &a.to)?;
+    let one = || -> Result<RoundReport> {
+        let mut state = State::load(&dir, &from, &a.to)?;
         let r = vdr_replicate::round(
             leader.as_mut(),
             follower.as_mut(),
@@ -39,6 +42,18 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
         record(ctx, &r);
         Ok(r)
     };
+    repeat(ctx, &a, one, print)
+}
+
+/// Run `one` round (`--once`), or one every `--interval` until SIGINT/SIGTERM;
+/// a failed round is logged and counted, and the next one repairs it.
+pub(super) fn repeat<R>(
+    ctx: &Ctx,
+    a: &ReplicateArgs,
+    mut one: impl FnMut() -> Result<R>,
+    print: impl Fn(&Ctx, &R) -> Result<()>,
+) -> Result<()> {
+    let interval = parse_interval(&a.interval)?;
     if a.once {
         let r = one()?;
         return print(ctx, &r);
@@ -74,9 +89,9 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
 /// Exact between databases of one engine; across engines, vectors may come
 /// back rounded (Chroma's stored floats differ in the last bits), and an
 /// exact comparison would re-send those records every round.
-fn tolerance(a: &ReplicateArgs) -> f32 {
+fn tolerance(from: &str, a: &ReplicateArgs) -> f32 {
     let engine = |db: &str| db.split_once("://").map(|(s, _)| s.to_string());
-    match (a.tolerance, engine(&a.from), engine(&a.to)) {
+    match (a.tolerance, engine(from), engine(&a.to)) {
         (Some(t), _, _) => t,
         (None, Some(x), Some(y)) if x == y => 0.0,
         _ => 1e-5,
@@ -178,8 +193,8 @@ struct PromotedCollection {
 }
 
 /// Stop replication into the follower for good and say how current it is.
-fn promote(ctx: &Ctx, a: &ReplicateArgs, dir: &Path) -> Result<()> {
-    let mut state = State::load(dir, &a.from, &a.to)?;
+fn promote(ctx: &Ctx, a: &ReplicateArgs, from: &str, dir: &Path) -> Result<()> {
+    let mut state = State::load(dir, from, &a.to)?;
     if state.rounds == 0 {
         return Err(usage(format!(
             "no replication state in {}: nothing was replicated into {} (pass the --state-dir replication used)",
@@ -205,7 +220,7 @@ fn promote(ctx: &Ctx, a: &ReplicateArgs, dir: &Path) -> Result<()> {
         })
         .collect();
     let p = Promoted {
-        from: a.from.clone(),
+        from: from.to_string(),
         to: a.to.clone(),
         promoted_at: state.promoted_at.unwrap_or(now),
         rounds: state.rounds,

@@ -1,0 +1,227 @@
+//! `vdr replicate --from-repo`: a standby fed only by the repository applies
+//! each new snapshot, reading only the chunks that changed (log shipping).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use vdr_model::PointId;
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Run {
+        let run = Run { dir: tempfile::tempdir().unwrap() };
+        use age::secrecy::ExposeSecret;
+        let id = age::x25519::Identity::generate();
+        std::fs::write(run.path("key.txt"), format!("{}\n", id.to_string().expose_secret()))
+            .unwrap();
+        run
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn vdr(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vdr"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("VDR_IDENTITY", self.path("key.txt"))
+            .env("VDR_CACHE_DIR", self.path("cache"))
+            .env_remove("VDR_PASSPHRASE_FILE")
+            .output()
+            .unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.vdr(args);
+        assert!(
+            out.status.success(),
+            "vdr {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+    fn backup(&self) -> String {
+        self.json(&["backup", "--repo", "fs://./repo", "--db", "local://./a"])["snapshot"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    /// One `--once` round; the report of collection `docs`.
+    fn round(&self) -> Value {
+        let r = self.json(&[
+            "--metrics-file",
+            "metrics.prom",
+            "replicate",
+            "--from-repo",
+            "fs://./repo",
+            "--to",
+            "local://./b",
+            "--once",
+        ]);
+        assert_eq!(r["from_repo"], "fs://./repo", "{r}");
+        r["collections"][0].clone()
+    }
+    fn verify(&self, snapshot: &str) {
+        let v = self.json(&["verify", snapshot, "--repo", "fs://./repo", "--db", "local://./b"]);
+        assert_eq!(v[0]["ok"], true, "{v}");
+        assert!(v[0]["checks"].as_array().is_some_and(|c| !c.is_empty()), "{v}");
+    }
+    /// Open a store in this process (the same plugin the binary runs).
+    fn database(&self, store: &str) -> Box<dyn vdr_model::Database> {
+        use clap::Parser;
+        let cli = vdr::cli::Cli::try_parse_from(["vdr", "plugin", "list"]).unwrap();
+        // SAFETY: set before any thread of this test reads the environment.
+        unsafe { std::env::set_var("VDR_CACHE_DIR", self.path("cache")) };
+        let ctx = vdr::commands::Ctx::new(&cli).unwrap();
+        ctx.database(&format!("local://{}", self.path(store).display()), true).unwrap()
+    }
+}
+
+fn public_key(identity: &Path) -> String {
+    let text = std::fs::read_to_string(identity).unwrap();
+    let id: age::x25519::Identity = text.trim().parse().unwrap();
+    id.to_public().to_string()
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+}
+
+#[test]
+fn standby_applies_each_snapshot_reading_only_changed_chunks() {
+    let r = Run::new();
+    r.ok(&[
+        "collection",
+        "create",
+        "--db",
+        "local://./a",
+        "--collection",
+        "docs",
+        "--sample",
+        "3000",
+        "--dim",
+        "384",
+    ]);
+    r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
+    let s1 = r.backup();
+
+    let c1 = r.round();
+    assert_eq!((c1["full"].as_bool(), c1["created"].as_bool()), (Some(true), Some(true)), "{c1}");
+    assert_eq!(n(&c1, "points_upserted"), 3000);
+    assert_eq!(n(&c1, "bytes_read"), n(&c1, "stream_length"));
+    assert!(c1["lag_seconds"].as_f64().unwrap() >= 0.0);
+    r.verify(&s1);
+    let metrics = std::fs::read_to_string(r.path("metrics.prom")).unwrap();
+    assert!(metrics.contains("vdr_replication_lag_seconds{"), "{metrics}");
+
+    // Nothing new in the repository: nothing is read.
+    let c2 = r.round();
+    assert_eq!((n(&c2, "blobs_read"), n(&c2, "points_upserted")), (0, 0), "{c2}");
+
+    // 1 % updated through the CLI, 4 records deleted through the plugin.
+    let changed = r.json(&[
+        "collection",
+        "mutate",
+        "--db",
+        "local://./a",
+        "--collection",
+        "docs",
+        "--fraction",
+        "0.01",
+    ])["changed"]
+        .as_u64()
+        .unwrap();
+    {
+        let mut db = r.database("a");
+        let gone: Vec<PointId> = [3, 33, 333, 2999].map(PointId::Num).to_vec();
+        db.delete_points("docs", &gone).unwrap();
+        db.flush("docs").unwrap();
+    }
+    let s2 = r.backup();
+    let c3 = r.round();
+    eprintln!("incremental round: {c3}");
+    assert_eq!(c3["full"], false, "{c3}");
+    assert_eq!(c3["snapshot"].as_str(), Some(s2.as_str()));
+    assert_eq!(c3["from"].as_str(), Some(s1.as_str()));
+    assert_eq!(n(&c3, "points_deleted"), 4);
+    let upserted = n(&c3, "points_upserted");
+    // Only the changed points are written (deleted ones that were also changed are not).
+    assert!(
+        upserted <= changed && upserted + 4 >= changed,
+        "upserted {upserted}, changed {changed}"
+    );
+    assert!(n(&c3, "points_unchanged") > 0, "{c3}");
+    let (blobs, all_blobs) = (n(&c3, "blobs_read"), n(&c3, "stream_blobs"));
+    let (bytes, stream) = (n(&c3, "bytes_read"), n(&c3, "stream_length"));
+    assert!(blobs * 100 <= all_blobs * 15, "read {blobs} of {all_blobs} blobs");
+    assert!(bytes * 100 <= stream * 15, "read {bytes} of {stream} stream bytes");
+    r.verify(&s2);
+    let gone = r.database("b").fetch("docs", &[PointId::Num(33), PointId::Num(34)]).unwrap();
+    assert_eq!(gone.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [PointId::Num(34)]);
+
+    // Human output, and a usage error without a leader.
+    let text = r.ok(&["replicate", "--from-repo", "fs://./repo", "--to", "local://./b", "--once"]);
+    assert!(text.contains("BYTES READ"), "{text}");
+    let out = r.vdr(&["replicate", "--to", "local://./b", "--once"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn points_longer_than_a_chunk_are_applied_whole() {
+    // 20000-d f32 vectors (80 KB) exceed the chunker's 64 KiB maximum, so each
+    // point is split over two blobs and must be read as one record.
+    let r = Run::new();
+    r.ok(&[
+        "collection",
+        "create",
+        "--db",
+        "local://./a",
+        "--collection",
+        "docs",
+        "--sample",
+        "60",
+        "--dim",
+        "20000",
+    ]);
+    r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
+    let s1 = r.backup();
+    let c1 = r.round();
+    assert_eq!(n(&c1, "points_upserted"), 60);
+    assert!(n(&c1, "stream_blobs") >= 120, "{c1}");
+    r.verify(&s1);
+
+    let changed = r.json(&[
+        "collection",
+        "mutate",
+        "--db",
+        "local://./a",
+        "--collection",
+        "docs",
+        "--fraction",
+        "0.05",
+    ])["changed"]
+        .as_u64()
+        .unwrap();
+    {
+        let mut db = r.database("a");
+        db.delete_points("docs", &[PointId::Num(7)]).unwrap();
+        db.flush("docs").unwrap();
+    }
+    let s2 = r.backup();
+    let c2 = r.round();
+    eprintln!("split points round: {c2}");
+    assert_eq!((c2["full"].as_bool(), n(&c2, "points_deleted")), (Some(false), 1), "{c2}");
+    let upserted = n(&c2, "points_upserted");
+    assert!(
+        upserted <= changed && upserted + 1 >= changed,
+        "upserted {upserted}, changed {changed}"
+    );
+    assert!(n(&c2, "blobs_read") * 2 < n(&c2, "stream_blobs"), "{c2}");
+    r.verify(&s2);
+}
