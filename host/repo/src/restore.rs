@@ -246,7 +246,11 @@ impl Repository {
         units: Vec<std::ops::Range<usize>>,
         mut consume: impl FnMut(Decoded) -> Result<()>,
     ) -> Result<Totals> {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        // Each unit waits on a ranged read before it decodes: more workers
+        // than cores keep the CPU busy while requests to a remote store are
+        // in flight (memory stays bounded by the channel capacities).
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let threads = (cores * 2).clamp(4, 8);
         let mut totals = Totals::default();
         std::thread::scope(|s| -> Result<()> {
             let (job_tx, job_rx) =
