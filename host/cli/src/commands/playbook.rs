@@ -559,14 +559,10 @@ fn write_identity(path: &Path) -> Result<()> {
 fn public_key(path: &Path) -> Result<String> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file = age::IdentityFile::from_buffer(text.as_bytes())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    for entry in file.into_identities().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))? {
-        let _ = entry;
-    }
     text.lines()
-        .find_map(|l| l.strip_prefix("AGE-SECRET-KEY-").map(|_| l))
+        .map(str::trim)
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
         .and_then(|l| l.parse::<age::x25519::Identity>().ok())
         .map(|id| id.to_public().to_string())
-        .ok_or_else(|| anyhow::anyhow!("{} holds no X25519 identity", path.display()))
+        .ok_or_else(|| anyhow::anyhow!("{} holds no X25519 age identity", path.display()))
 }
