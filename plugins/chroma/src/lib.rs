@@ -5,8 +5,7 @@
 mod base64;
 mod client;
 mod export;
-mod fresh;
-mod ids;
+use vdr_plugin_sdk::{fresh, string_ids as ids};
 mod payload;
 mod records;
 mod schema;

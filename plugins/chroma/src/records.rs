@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use vdr_plugin_sdk::prelude::*;
 
-use crate::{base64, ids, payload};
+use crate::{base64, payload};
+use vdr_plugin_sdk::string_ids as ids;
 
 /// What `get` asks Chroma to return.
 pub const INCLUDE: [&str; 3] = ["embeddings", "metadatas", "documents"];

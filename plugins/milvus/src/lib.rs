@@ -5,8 +5,7 @@
 mod client;
 mod export;
 mod flush;
-mod fresh;
-mod ids;
+use vdr_plugin_sdk::{fresh, string_ids as ids};
 mod records;
 mod schema;
 

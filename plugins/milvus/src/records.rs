@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use vdr_plugin_sdk::prelude::*;
 
 use crate::client::pk_of;
-use crate::ids;
 use crate::schema::Layout;
+use vdr_plugin_sdk::string_ids as ids;
 
 pub const ID_FIELD: &str = "vdr_id";
 pub const PAYLOAD_FIELD: &str = "vdr_payload";

@@ -11,12 +11,14 @@ extern crate self as vdr_plugin_sdk;
 
 pub mod config;
 pub mod database;
+pub mod fresh;
 pub mod http;
 pub mod io;
 pub mod log;
 pub mod progress;
 mod state;
 pub mod storage;
+pub mod string_ids;
 pub mod time;
 
 /// Generated bindings of both worlds. The `types` and `host` interfaces are

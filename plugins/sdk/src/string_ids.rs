@@ -1,14 +1,15 @@
-//! Point ids as Chroma ids. Chroma keys records by strings only, so numeric
-//! ids carry a marker and string ids that could be mistaken for one are
-//! escaped; decoding is exact for every id vdr writes:
+//! Point ids as strings, for engines that key records by strings only
+//! (Chroma ids, Milvus `vdr_id` fields): numeric ids carry a marker and
+//! string ids that could be mistaken for one are escaped; decoding is exact
+//! for every id vdr writes:
 //!
-//! | vdr id            | Chroma id    |
+//! | vdr id            | stored as    |
 //! |-------------------|--------------|
 //! | `Num(42)`         | `#n:42`      |
 //! | `Str("abc")`      | `abc`        |
 //! | `Str("#x")`       | `#s:#x`      |
 
-use vdr_plugin_sdk::PointId;
+use crate::PointId;
 
 const NUM: &str = "#n:";
 const ESCAPED: &str = "#s:";
