@@ -32,8 +32,10 @@ fn vdr(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// `index-keys.bin`: `count:u64` then canonical ids (0x00 u64 | 0x01 len:u32 utf8).
-fn slot_ids(path: &Path) -> Vec<String> {
+/// `index-keys.bin`: `count:u64` then one slot per usearch key: a canonical
+/// id (0x00 u64 | 0x01 len:u32 utf8) or 0x02, a key freed by a delete
+/// (`None`: the index never returns it).
+fn slot_ids(path: &Path) -> Vec<Option<String>> {
     let b = std::fs::read(path).unwrap();
     let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
     let mut pos = 8;
@@ -41,16 +43,23 @@ fn slot_ids(path: &Path) -> Vec<String> {
     for _ in 0..n {
         match b[pos] {
             0 => {
-                ids.push(u64::from_le_bytes(b[pos + 1..pos + 9].try_into().unwrap()).to_string());
+                ids.push(Some(
+                    u64::from_le_bytes(b[pos + 1..pos + 9].try_into().unwrap()).to_string(),
+                ));
                 pos += 9;
             }
-            _ => {
+            1 => {
                 let len = u32::from_le_bytes(b[pos + 1..pos + 5].try_into().unwrap()) as usize;
-                ids.push(String::from_utf8(b[pos + 5..pos + 5 + len].to_vec()).unwrap());
+                ids.push(Some(String::from_utf8(b[pos + 5..pos + 5 + len].to_vec()).unwrap()));
                 pos += 5 + len;
+            }
+            _ => {
+                ids.push(None);
+                pos += 1;
             }
         }
     }
+    assert_eq!(pos, b.len(), "trailing bytes in index-keys.bin");
     ids
 }
 
@@ -71,6 +80,26 @@ fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
         "--dim",
         "64",
     ]);
+
+    // Change the index incrementally (replaced points keep their keys,
+    // deleted ones leave freed keys behind) before comparing.
+    vdr(&["collection", "mutate", "--db", &db, "-c", "docs", "--fraction", "0.05"]);
+    {
+        let rt = vdr_tests::runtime();
+        let mut local = rt
+            .open_database(
+                "local",
+                &vdr_runtime::Grant::directory(dir.path(), true),
+                "local".into(),
+            )
+            .unwrap();
+        let doomed: Vec<_> = (100..110).map(vdr_model::PointId::Num).collect();
+        local.delete_points("docs", &doomed).unwrap();
+        local.flush("docs").unwrap();
+    }
+    let slots = slot_ids(&dir.path().join("docs/index-keys.bin"));
+    assert_eq!(slots.len(), 3000, "keys are kept, not renumbered, by an incremental flush");
+    assert_eq!(slots.iter().filter(|s| s.is_none()).count(), 10, "deleted keys are freed");
 
     let hits: serde_json::Value = serde_json::from_str(&vdr(&[
         "--json",
@@ -113,7 +142,7 @@ fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(result["size"], 3000, "{result}");
+    assert_eq!(result["size"], 2990, "{result}");
     assert_eq!(result["dimensions"], 64, "{result}");
 
     let slots = slot_ids(&dir.path().join("docs/index-keys.bin"));
@@ -121,7 +150,7 @@ fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| slots[k.as_u64().unwrap() as usize].clone())
+        .map(|k| slots[k.as_u64().unwrap() as usize].clone().expect("a live key"))
         .collect();
     assert_eq!(py_ids, vdr_ids, "PyPI usearch and vdr disagree on the neighbours");
 }

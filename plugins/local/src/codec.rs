@@ -241,20 +241,34 @@ impl Reader<'_> {
     }
 }
 
-/// `count:u64 id*`: the slot -> id table of the vector indexes.
-pub fn encode_id_list(ids: &[IdKey], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(ids.len() as u64).to_le_bytes());
-    for id in ids {
-        id.encode(out);
+/// `count:u64 slot*`, `slot := id | 0x02` (a freed key): the usearch key ->
+/// id table of the vector indexes (key `k` is slot `k`).
+pub fn encode_slot_list(slots: &[Option<IdKey>], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(slots.len() as u64).to_le_bytes());
+    for slot in slots {
+        match slot {
+            Some(id) => id.encode(out),
+            None => out.push(FREE_SLOT),
+        }
     }
 }
 
-pub fn decode_id_list(bytes: &[u8]) -> Result<Vec<IdKey>> {
+pub fn decode_slot_list(bytes: &[u8]) -> Result<Vec<Option<IdKey>>> {
     let mut r = Reader { bytes, pos: 0 };
     let n = r.u64()?;
-    let ids = (0..n).map(|_| r.id()).collect::<Result<Vec<_>>>()?;
-    if r.pos != bytes.len() {
-        return Err(corrupt("trailing bytes after id list".into()));
+    let mut slots = Vec::with_capacity(n.min(bytes.len() as u64) as usize);
+    for _ in 0..n {
+        if r.bytes.get(r.pos) == Some(&FREE_SLOT) {
+            r.pos += 1;
+            slots.push(None);
+        } else {
+            slots.push(Some(r.id()?));
+        }
     }
-    Ok(ids)
+    if r.pos != bytes.len() {
+        return Err(corrupt("trailing bytes after the key table".into()));
+    }
+    Ok(slots)
 }
+
+const FREE_SLOT: u8 = 2;

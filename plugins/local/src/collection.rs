@@ -29,7 +29,7 @@ pub struct Collection {
     pub live: BTreeMap<IdKey, Location>,
     dead_bytes: u64,
     /// Indexes loaded or built for search, valid for the log state they
-    /// record (see `index`).
+    /// record; kept across writes, which `index` then applies incrementally.
     pub indexes: Option<LoadedIndexes>,
 }
 
@@ -93,7 +93,6 @@ impl Collection {
                 self.dead_bytes += frame_len(old);
             }
         }
-        self.indexes = None;
         Ok(())
     }
 
@@ -121,7 +120,6 @@ impl Collection {
                 self.dead_bytes += frame_len(old);
             }
         }
-        self.indexes = None;
         Ok(())
     }
 

@@ -4,16 +4,23 @@
 //! Files (beside `points.log`):
 //! - `<field>.usearch` (`default.usearch` for the unnamed field): usearch's
 //!   own format; usearch key `k` is slot `k` of the table below;
-//! - `index-keys.bin`: `count:u64 id*` (canonical ids): slot -> point id, the
-//!   live ids in store order at build time (so string ids get u64 keys);
+//! - `index-keys.bin`: `count:u64 slot*`, `slot := id | 0x02`: key -> point
+//!   id (canonical ids; `0x02` marks a key freed by a delete). A point keeps
+//!   its key while it lives (replacing it re-adds its vectors under the same
+//!   key); new points get the next key (`count`); keys are never reused
+//!   until a full rebuild renumbers the live ids in store order;
 //! - `index-state.json`: `{"epoch":E,"log_len":N}`, the `points.log` (its
 //!   random epoch and its length) the indexes reflect. Written last: indexes
 //!   are current exactly when it matches the log.
 //!
-//! Indexes are rebuilt from the log whenever they are stale (simple and
-//! obviously consistent; an incremental update is a possible optimisation).
+//! When the saved (or in-memory) indexes reflect a prefix of the current log
+//! (same epoch, shorter length), they are brought up to date incrementally:
+//! the ids of the frames after that prefix are read from the log, their old
+//! keys removed and their current vectors added. A different epoch
+//! (compaction), missing or unreadable files, or a change touching more than
+//! half of the collection make a full rebuild instead.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::Path;
 
@@ -41,12 +48,54 @@ pub struct LogState {
 /// Indexes in the host's memory, for one log state.
 pub struct LoadedIndexes {
     state: LogState,
-    /// Slot -> point id.
-    keys: Vec<IdKey>,
+    /// usearch key <-> point id.
+    keys: KeyMap,
     /// Dense field name -> its index.
     fields: HashMap<String, VectorIndex>,
     /// Whether the files on disk hold these indexes.
     saved: bool,
+}
+
+/// The usearch key of every indexed point, and back.
+struct KeyMap {
+    /// Key -> id; `None` for a key freed by a delete.
+    slots: Vec<Option<IdKey>>,
+    ids: HashMap<IdKey, u64>,
+}
+
+impl KeyMap {
+    fn from_slots(slots: Vec<Option<IdKey>>) -> Option<KeyMap> {
+        let mut ids = HashMap::with_capacity(slots.len());
+        for (key, id) in slots.iter().enumerate() {
+            if let Some(id) = id
+                && ids.insert(id.clone(), key as u64).is_some()
+            {
+                return None;
+            }
+        }
+        Some(KeyMap { slots, ids })
+    }
+
+    /// The key of `id`, assigning the next one if it has none.
+    fn key_of(&mut self, id: &IdKey) -> u64 {
+        if let Some(&key) = self.ids.get(id) {
+            return key;
+        }
+        let key = self.slots.len() as u64;
+        self.slots.push(Some(id.clone()));
+        self.ids.insert(id.clone(), key);
+        key
+    }
+
+    fn free(&mut self, id: &IdKey) {
+        if let Some(key) = self.ids.remove(id) {
+            self.slots[key as usize] = None;
+        }
+    }
+
+    fn freed(&self) -> usize {
+        self.slots.len() - self.ids.len()
+    }
 }
 
 fn log_state(c: &Collection) -> LogState {
@@ -99,54 +148,125 @@ pub fn search(c: &mut Collection, field: &str, query: &[f32], k: u32) -> Result<
     let hits = index.search(query, k.min(size.min(u32::MAX as u64) as u32))?;
     hits.into_iter()
         .map(|(key, distance)| {
-            let id = loaded.keys.get(key as usize).ok_or_else(|| {
-                Error::Internal(format!("index of {field:?} returned unknown key {key}"))
-            })?;
+            let id =
+                loaded.keys.slots.get(key as usize).and_then(Option::as_ref).ok_or_else(|| {
+                    Error::Internal(format!("index of {field:?} returned unknown key {key}"))
+                })?;
             Ok(ScoredPoint { id: id.to_point_id(), score: distance })
         })
         .collect()
 }
 
-/// Have `c.indexes` match the log: keep, load from disk, or build.
+/// Have `c.indexes` match the log: keep, update incrementally (from memory
+/// or the saved files), or build.
 fn ensure_loaded(c: &mut Collection) -> Result<()> {
     let now = log_state(c);
     if c.indexes.as_ref().is_some_and(|l| l.state == now) {
         return Ok(());
     }
-    c.indexes = None;
-    let loaded = match load_saved(c, now) {
-        Some(loaded) => loaded,
-        None => build(c, now)?,
+    let earlier = c.indexes.take().or_else(|| load_saved(c));
+    let loaded = match earlier {
+        Some(mut l) if l.state.epoch == now.epoch && l.state.log_len <= now.log_len => {
+            match update(c, &mut l, now) {
+                Ok(true) => l,
+                Ok(false) => build(c, now)?,
+                Err(e) => {
+                    log::warn(format!("rebuilding the indexes of {}: {e}", c.schema.name));
+                    drop(l);
+                    build(c, now)?
+                }
+            }
+        }
+        _ => build(c, now)?,
     };
     c.indexes = Some(loaded);
     Ok(())
 }
 
-/// The saved indexes if they are for `now`; `None` when stale, missing or
-/// unreadable (they are then rebuilt).
-fn load_saved(c: &Collection, now: LogState) -> Option<LoadedIndexes> {
+/// The saved indexes, for whatever log state they record; `None` when
+/// missing or unreadable (they are then rebuilt).
+fn load_saved(c: &Collection) -> Option<LoadedIndexes> {
     let state: LogState = serde_json::from_slice(&fs::read(c.dir.join(STATE_FILE)).ok()?).ok()?;
-    if state != now {
+    if state.epoch != c.log.epoch() || state.log_len > c.log.len() {
         return None;
     }
-    let keys = codec::decode_id_list(&fs::read(c.dir.join(KEYS_FILE)).ok()?).ok()?;
+    let slots = codec::decode_slot_list(&fs::read(c.dir.join(KEYS_FILE)).ok()?).ok()?;
+    let keys = KeyMap::from_slots(slots)?;
     let mut fields = HashMap::new();
     for field in c.schema.vectors.iter().filter(|f| f.kind == VectorKind::Dense) {
         let path = guest_path(&c.dir.join(index_file_name(&field.name))).ok()?;
         fields.insert(field.name.clone(), VectorIndex::load(&path).ok()?);
     }
-    Some(LoadedIndexes { state: now, keys, fields, saved: true })
+    Some(LoadedIndexes { state, keys, fields, saved: true })
 }
 
-/// Build every dense field's index from the live points, in store order.
+/// Bring `l` from its log state to `now` (same epoch, longer log): remove
+/// the keys of the points written since, add their current vectors.
+/// `Ok(false)` when a full rebuild is the better deal (most of the
+/// collection changed, or most keys are freed ones).
+fn update(c: &Collection, l: &mut LoadedIndexes, now: LogState) -> Result<bool> {
+    if l.state == now {
+        return Ok(true);
+    }
+    let changed: BTreeSet<IdKey> = c.log.ids_between(l.state.log_len, now.log_len)?;
+    let live = c.live.len();
+    if changed.len() * 2 > live || l.keys.freed() > live.max(1024) {
+        return Ok(false);
+    }
+    let dense: Vec<_> = c.schema.vectors.iter().filter(|f| f.kind == VectorKind::Dense).collect();
+    if dense.iter().any(|f| !l.fields.contains_key(&f.name)) {
+        return Ok(false);
+    }
+    // Old keys out first (a replaced point keeps its key and is re-added).
+    let removed: Vec<u64> = changed.iter().filter_map(|id| l.keys.ids.get(id).copied()).collect();
+    if !removed.is_empty() {
+        for field in &dense {
+            l.fields[&field.name].remove(&removed)?;
+        }
+    }
+    let mut pending: Vec<(Vec<u64>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); dense.len()];
+    for id in &changed {
+        let Some(&location) = c.live.get(id) else {
+            l.keys.free(id);
+            continue;
+        };
+        let key = l.keys.key_of(id);
+        for v in c.read(location)?.vectors {
+            let (Some(i), VectorData::Dense(d)) =
+                (dense.iter().position(|f| f.name == v.name), v.data)
+            else {
+                continue;
+            };
+            let (batch_keys, batch_vectors) = &mut pending[i];
+            batch_keys.push(key);
+            batch_vectors.extend_from_slice(&d);
+            if batch_vectors.len() >= ADD_BATCH_FLOATS {
+                l.fields[&dense[i].name].add(batch_keys, batch_vectors)?;
+                batch_keys.clear();
+                batch_vectors.clear();
+            }
+        }
+    }
+    for (field, (batch_keys, batch_vectors)) in dense.iter().zip(&pending) {
+        if !batch_keys.is_empty() {
+            l.fields[&field.name].add(batch_keys, batch_vectors)?;
+        }
+    }
+    l.state = now;
+    l.saved = false;
+    Ok(true)
+}
+
+/// Build every dense field's index from the live points, keyed in store
+/// order.
 fn build(c: &Collection, now: LogState) -> Result<LoadedIndexes> {
     let dense: Vec<_> = c.schema.vectors.iter().filter(|f| f.kind == VectorKind::Dense).collect();
     let indexes: Vec<VectorIndex> =
         dense.iter().map(|f| VectorIndex::new(f.dimension, f.metric)).collect();
     let mut pending: Vec<(Vec<u64>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); dense.len()];
-    let mut keys = Vec::with_capacity(c.live.len());
+    let mut slots = Vec::with_capacity(c.live.len());
     for (slot, (id, &location)) in c.live.iter().enumerate() {
-        keys.push(id.clone());
+        slots.push(Some(id.clone()));
         for v in c.read(location)?.vectors {
             let (Some(i), VectorData::Dense(d)) =
                 (dense.iter().position(|f| f.name == v.name), v.data)
@@ -168,6 +288,7 @@ fn build(c: &Collection, now: LogState) -> Result<LoadedIndexes> {
             index.add(batch_keys, batch_vectors)?;
         }
     }
+    let keys = KeyMap::from_slots(slots).expect("live ids are distinct");
     let fields = dense.iter().map(|f| f.name.clone()).zip(indexes).collect();
     Ok(LoadedIndexes { state: now, keys, fields, saved: false })
 }
@@ -183,7 +304,7 @@ fn save(dir: &Path, loaded: &LoadedIndexes) -> Result<()> {
             .map_err(|e| io_error(&format!("replacing {}", path.display()), &e))?;
     }
     let mut keys = Vec::new();
-    codec::encode_id_list(&loaded.keys, &mut keys);
+    codec::encode_slot_list(&loaded.keys.slots, &mut keys);
     write_atomically(&dir.join(KEYS_FILE), &keys)?;
     let state = serde_json::to_vec(&loaded.state).expect("state serialises");
     write_atomically(&dir.join(STATE_FILE), &state)

@@ -11,7 +11,7 @@
 //! log is next opened for writing. The epoch is random per log file, so a
 //! compacted log is never mistaken for the one it replaced (see `index`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -144,6 +144,29 @@ impl Log {
     /// The body bytes at `location`.
     pub fn read(&self, location: Location) -> Result<Vec<u8>> {
         read_at(&self.file, location)
+    }
+
+    /// The ids written by the frames in `start..end` of the log (both frame
+    /// boundaries, e.g. an earlier `len()` and the current one), in id order.
+    pub fn ids_between(&self, start: u64, end: u64) -> Result<BTreeSet<IdKey>> {
+        let bad = || Error::Internal(format!("no frame boundary at {start} in points.log"));
+        if start < HEADER_LEN || start > end || end > self.len {
+            return Err(bad());
+        }
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(start)).map_err(|e| io_error("reading points.log", &e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut ids = BTreeSet::new();
+        let mut pos = start;
+        let mut frame = Vec::new();
+        while pos < end {
+            let Some((_, body_len)) = read_frame(&mut reader, end - pos, &mut frame) else {
+                return Err(bad());
+            };
+            ids.insert(decode_id(&frame[1..])?);
+            pos += FRAME_HEAD_LEN + 1 + body_len as u64;
+        }
+        Ok(ids)
     }
 
     /// A second handle on the same file, for cursors that outlive a call.
