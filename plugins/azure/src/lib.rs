@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use vdr_plugin_sdk::prelude::*;
 
 use crate::client::{Auth, Client, check, error_code, query};
@@ -40,26 +40,8 @@ struct Options {
     #[serde(default)]
     account: Option<String>,
     /// Create the container at configure if it does not exist.
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "vdr_plugin_sdk::config::flag")]
     create_bucket: bool,
-}
-
-/// Booleans arrive as strings from URL query parameters.
-fn flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Text(String),
-    }
-    match Flag::deserialize(d)? {
-        Flag::Bool(b) => Ok(b),
-        Flag::Text(t) if t == "true" || t == "1" => Ok(true),
-        Flag::Text(t) if t == "false" || t == "0" => Ok(false),
-        Flag::Text(t) => {
-            Err(serde::de::Error::custom(format!("expected true or false, got {t:?}")))
-        }
-    }
 }
 
 /// Split an endpoint into (without trailing `/`, its path, account guess).

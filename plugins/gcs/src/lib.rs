@@ -14,7 +14,7 @@ mod multipart;
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use vdr_plugin_sdk::http::Request;
 use vdr_plugin_sdk::prelude::*;
 
@@ -34,32 +34,14 @@ struct Options {
     #[serde(default)]
     prefix: String,
     /// Create the bucket at configure if it does not exist.
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "vdr_plugin_sdk::config::flag")]
     create_bucket: bool,
     /// Turn object versioning on (at creation, or on an existing bucket).
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "vdr_plugin_sdk::config::flag")]
     enable_versioning: bool,
     /// Project that owns a bucket created by `create-bucket`.
     #[serde(default)]
     project: Option<String>,
-}
-
-/// Booleans arrive as strings from URL query parameters.
-fn flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Text(String),
-    }
-    match Flag::deserialize(d)? {
-        Flag::Bool(b) => Ok(b),
-        Flag::Text(t) if t == "true" || t == "1" => Ok(true),
-        Flag::Text(t) if t == "false" || t == "0" => Ok(false),
-        Flag::Text(t) => {
-            Err(serde::de::Error::custom(format!("expected true or false, got {t:?}")))
-        }
-    }
 }
 
 /// An object resource (numbers come as strings in the JSON API).

@@ -1,7 +1,7 @@
 //! Plugin options (from the `s3://bucket/prefix?k=v` URL or the config file)
 //! and credentials (from the host's secrets).
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use vdr_plugin_sdk::{Config, Error, Result};
 
 use crate::sigv4::Credentials;
@@ -16,7 +16,7 @@ pub struct Options {
     pub region: String,
     /// `true`: `endpoint/bucket/key`; `false`: `bucket.endpoint/key`.
     /// Default: virtual-hosted on AWS, path-style elsewhere.
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "vdr_plugin_sdk::config::optional_flag")]
     pub path_style: Option<bool>,
     /// Server-side encryption: `aes256` (SSE-S3) or `aws:kms` (SSE-KMS).
     #[serde(default)]
@@ -24,34 +24,15 @@ pub struct Options {
     #[serde(default)]
     pub sse_kms_key_id: Option<String>,
     /// Create the bucket at configure if it does not exist.
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "vdr_plugin_sdk::config::optional_flag")]
     pub create_bucket: Option<bool>,
     /// Turn bucket versioning on at configure (idempotent).
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "vdr_plugin_sdk::config::optional_flag")]
     pub enable_versioning: Option<bool>,
 }
 
 fn default_region() -> String {
     "us-east-1".into()
-}
-
-/// Booleans arrive as strings from URL query parameters.
-fn flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<bool>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Text(String),
-    }
-    match Option::<Flag>::deserialize(d)? {
-        None => Ok(None),
-        Some(Flag::Bool(b)) => Ok(Some(b)),
-        Some(Flag::Text(t)) => match t.as_str() {
-            "true" | "1" | "yes" => Ok(Some(true)),
-            "false" | "0" | "no" => Ok(Some(false)),
-            _ => Err(serde::de::Error::custom(format!("expected true or false, got {t:?}"))),
-        },
-    }
 }
 
 impl Options {

@@ -81,3 +81,31 @@ impl fmt::Debug for Secrets {
         f.debug_map().entries(self.0.iter().map(|(n, _)| (n, "<redacted>"))).finish()
     }
 }
+
+/// Serde `deserialize_with` for booleans in options: URL query parameters
+/// arrive as text, so `true`/`1`/`yes` and `false`/`0`/`no` are accepted
+/// besides JSON booleans.
+pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    optional_flag(d).map(|b| b.unwrap_or(false))
+}
+
+/// Like [`flag`], keeping "not given" apart from `false`.
+pub fn optional_flag<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<bool>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match <Option<Flag> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(Flag::Bool(b)) => Ok(Some(b)),
+        Some(Flag::Text(t)) => match t.as_str() {
+            "true" | "1" | "yes" => Ok(Some(true)),
+            "false" | "0" | "no" => Ok(Some(false)),
+            _ => Err(serde::de::Error::custom(format!("expected true or false, got {t:?}"))),
+        },
+    }
+}
