@@ -35,11 +35,6 @@ pub fn verification(message: impl Into<String>) -> anyhow::Error {
     Exit { code: Code::Verification, message: message.into() }.into()
 }
 
-/// For commands a later release builds: say so, never pretend.
-pub fn not_built(what: &str) -> anyhow::Error {
-    usage(format!("`vdr {what}` is not built yet in this version of vdr"))
-}
-
 /// The exit code for an error chain.
 pub fn code_of(e: &anyhow::Error) -> Code {
     e.chain().find_map(|c| c.downcast_ref::<Exit>()).map_or(Code::Failed, |x| x.code)

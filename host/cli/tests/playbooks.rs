@@ -214,3 +214,29 @@ fn a_replicate_step_copies_the_leader_then_moves_nothing() {
     let out = vdr(dir.path(), &["playbook", "run", &file]);
     assert_ok(&out, "replicate playbook");
 }
+
+#[test]
+fn an_init_step_with_a_passphrase_file_opens_the_repository_for_the_rest_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pass"), "drill passphrase\n").unwrap();
+    let file = write(
+        dir.path(),
+        "pass.yaml.tera",
+        &format!(
+            "{SEED}  - init: {{ repo: fs://./r, passphrase_file: ./pass }}\n\
+             \x20 - id: b\n    backup: {{ repo: fs://./r, db: local://./s, collections: [docs] }}\n\
+             \x20 - check: {{ repo: fs://./r, read_data: true }}\n"
+        ),
+    );
+    assert_ok(&vdr(dir.path(), &["playbook", "run", &file]), "passphrase playbook");
+    // The repository is a passphrase repository: no identity opens it, the passphrase does.
+    let out = Command::new(env!("CARGO_BIN_EXE_vdr"))
+        .args(["snapshots", "--repo", "fs://./r"])
+        .current_dir(dir.path())
+        .env("VDR_PASSPHRASE_FILE", dir.path().join("pass"))
+        .env("VDR_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("VDR_IDENTITY")
+        .output()
+        .unwrap();
+    assert_ok(&out, "snapshots with the passphrase");
+}

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub config: Config,
     pub out: Out,
     pub identity: Option<PathBuf>,
+    /// The passphrase file (`VDR_PASSPHRASE_FILE`, or a playbook's `init` step).
+    pub passphrase_file: Option<PathBuf>,
     plugin_dirs: Vec<PathBuf>,
     runtime: OnceLock<Runtime>,
     /// Fraction of storage calls to fail (a drill's `chaos: fail-storage`).
@@ -46,6 +48,8 @@ pub struct Globals {
     pub json: bool,
     pub quiet: bool,
     pub identity: Option<PathBuf>,
+    /// `VDR_PASSPHRASE_FILE`, read once at start.
+    pub passphrase_file: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -56,6 +60,9 @@ impl Ctx {
             json: cli.json,
             quiet: cli.quiet,
             identity: cli.identity.clone(),
+            passphrase_file: std::env::var_os("VDR_PASSPHRASE_FILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         };
         Ctx::with(globals, Arc::new(Metrics::default()))
     }
@@ -69,6 +76,7 @@ impl Ctx {
             config: Config::load(globals.config.as_deref())?,
             out: Out { json: globals.json, quiet: globals.quiet },
             identity: globals.identity.clone(),
+            passphrase_file: globals.passphrase_file.clone(),
             plugin_dirs,
             runtime: OnceLock::new(),
             storage_faults: std::sync::Mutex::new(None),

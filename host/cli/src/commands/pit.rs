@@ -31,7 +31,8 @@ impl Ctx {
         let ms = u64::try_from(t.timestamp_millis())
             .map_err(|_| usage(format!("--point-in-time {at:?} is before 1970")))?;
         let store = vdr_model::pit::repository_view(self.storage(spec)?, ms, "locks/");
-        let creds = super::repo::credentials(self.identity.as_deref())?;
+        let creds =
+            super::repo::credentials(self.identity.as_deref(), self.passphrase_file.as_deref())?;
         Repository::open(store, &creds)
             .with_context(|| format!("opening repository {spec} as of {}", t.to_rfc3339()))
     }

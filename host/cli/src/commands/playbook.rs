@@ -339,9 +339,8 @@ impl Executor {
             }
         }
         if let Some(f) = &s.passphrase_file {
-            // SAFETY: playbooks run single-threaded at this point; the variable
-            // names a file, it is not the secret.
-            unsafe { std::env::set_var("VDR_PASSPHRASE_FILE", f) };
+            // The rest of the run opens the repository with it too.
+            self.ctx.passphrase_file = Some(PathBuf::from(f));
         }
         let exists = match self.ctx.storage(&s.repo) {
             Ok(store) => store.stat("config").is_ok(),

@@ -17,24 +17,27 @@ use vdr_repo::{
     ReadData, Repository, RestoreOptions, RestoreSummary, SourceInfo,
 };
 
-/// The passphrase in `VDR_PASSPHRASE_FILE`, if set.
-fn passphrase() -> Result<Option<String>> {
-    let Some(path) = std::env::var_os("VDR_PASSPHRASE_FILE") else { return Ok(None) };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading VDR_PASSPHRASE_FILE {}", Path::new(&path).display()))?;
+/// The passphrase in the passphrase file (`VDR_PASSPHRASE_FILE`), if one is set.
+fn passphrase(file: Option<&Path>) -> Result<Option<String>> {
+    let Some(path) = file else { return Ok(None) };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the passphrase file {}", path.display()))?;
     let p = text.trim_end_matches(['\n', '\r']).to_string();
     if p.is_empty() {
-        return Err(usage("VDR_PASSPHRASE_FILE is empty; a repository passphrase cannot be empty"));
+        return Err(usage(format!(
+            "the passphrase file {} is empty; a repository passphrase cannot be empty",
+            path.display()
+        )));
     }
     Ok(Some(p))
 }
 
 /// Who opens the repository: `--identity`/`VDR_IDENTITY`, else the passphrase.
-pub fn credentials(identity: Option<&Path>) -> Result<Credentials> {
+pub fn credentials(identity: Option<&Path>, passphrase_file: Option<&Path>) -> Result<Credentials> {
     if let Some(path) = identity {
         return Ok(Credentials::from_identity_file(path)?);
     }
-    if let Some(p) = passphrase()? {
+    if let Some(p) = passphrase(passphrase_file)? {
         return Ok(Credentials::passphrase(p));
     }
     Err(usage(
@@ -44,7 +47,11 @@ pub fn credentials(identity: Option<&Path>) -> Result<Credentials> {
 }
 
 /// Who may open a new key: recipients from flags or a file, else the passphrase.
-fn key_spec(recipients: &[String], file: Option<&PathBuf>) -> Result<KeySpec> {
+fn key_spec(
+    recipients: &[String],
+    file: Option<&PathBuf>,
+    passphrase_file: Option<&Path>,
+) -> Result<KeySpec> {
     let mut all: Vec<String> = recipients.to_vec();
     if let Some(f) = file {
         let text = std::fs::read_to_string(f)
@@ -59,7 +66,7 @@ fn key_spec(recipients: &[String], file: Option<&PathBuf>) -> Result<KeySpec> {
     if !all.is_empty() {
         return Ok(KeySpec::Recipients(all));
     }
-    match passphrase()? {
+    match passphrase(passphrase_file)? {
         Some(p) => Ok(KeySpec::passphrase(p)),
         None => Err(usage(
             "no key given: pass --recipient age1... (make one with `age-keygen -o key.txt`), \
@@ -72,7 +79,7 @@ impl Ctx {
     /// Open an existing repository.
     pub fn repository(&self, spec: &str) -> Result<Repository> {
         let store = self.storage(spec)?;
-        let creds = credentials(self.identity.as_deref())?;
+        let creds = credentials(self.identity.as_deref(), self.passphrase_file.as_deref())?;
         Repository::open(store, &creds).with_context(|| format!("opening repository {spec}"))
     }
 }
@@ -87,7 +94,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
 
 /// Create a repository; returns its id.
 pub fn init_quiet(ctx: &Ctx, a: InitArgs) -> Result<String> {
-    let spec = key_spec(&a.recipients, a.recipients_file.as_ref())?;
+    let spec = key_spec(&a.recipients, a.recipients_file.as_ref(), ctx.passphrase_file.as_deref())?;
     if !(1..=19).contains(&a.compression) {
         return Err(usage(format!("--compression {} must be within 1..=19", a.compression)));
     }
@@ -104,7 +111,8 @@ pub fn init_quiet(ctx: &Ctx, a: InitArgs) -> Result<String> {
 pub fn key(ctx: &Ctx, cmd: KeyCmd) -> Result<()> {
     match cmd {
         KeyCmd::Add { repo, recipients, recipients_file } => {
-            let spec = key_spec(&recipients, recipients_file.as_ref())?;
+            let spec =
+                key_spec(&recipients, recipients_file.as_ref(), ctx.passphrase_file.as_deref())?;
             let id = ctx.repository(&repo.repo)?.add_key(&spec)?.to_string();
             ctx.out.emit(&serde_json::json!({ "added": id }), || format!("added key {id}"))
         }
