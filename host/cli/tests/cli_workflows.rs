@@ -1,46 +1,27 @@
 //! The `vdr` binary driven as users and CI drive it: plugins, collections,
 //! an encrypted repository round trip, tampering, wrong keys, exit codes.
 
+mod common;
+use common::Vdr;
+use common::{public_key, write_identity};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 struct Run {
-    dir: tempfile::TempDir,
+    v: Vdr,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Vdr;
+    fn deref(&self) -> &Vdr {
+        &self.v
+    }
 }
 
 impl Run {
     fn new() -> Run {
-        let run = Run { dir: tempfile::tempdir().unwrap() };
-        let key = run.path("key.txt");
-        write_identity(&key);
-        run
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-    fn vdr(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_vdr"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("VDR_IDENTITY", self.path("key.txt"))
-            .env("VDR_CACHE_DIR", self.path("cache"))
-            .env_remove("VDR_PASSPHRASE_FILE")
-            .output()
-            .unwrap()
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.vdr(args);
-        assert!(
-            out.status.success(),
-            "vdr {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
+        Run { v: Vdr::with_identity() }
     }
     fn sample(&self, store: &str, n: &str) {
         self.ok(&[
@@ -65,17 +46,6 @@ impl Run {
             .unwrap()
             .to_string()
     }
-}
-
-fn write_identity(path: &Path) {
-    use age::secrecy::ExposeSecret;
-    let id = age::x25519::Identity::generate();
-    std::fs::write(path, format!("{}\n", id.to_string().expose_secret())).unwrap();
-}
-
-fn public_key(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.trim().parse::<age::x25519::Identity>().unwrap().to_public().to_string()
 }
 
 fn code(out: &Output) -> i32 {

@@ -4,8 +4,9 @@
 //! (`VDR_TEST_CHROMA`, `VDR_TEST_MILVUS`, `VDR_TEST_QDRANT`); a missing one
 //! skips loudly (fails under CI).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::Vdr;
+
 use vdr_model::{
     CollectionSchema, Database, ElementType, Metric, NamedVector, Point, PointId, VectorData,
     VectorField, VectorKind,
@@ -13,40 +14,26 @@ use vdr_model::{
 use vdr_runtime::Grant;
 
 struct Run {
-    dir: tempfile::TempDir,
+    v: Vdr,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Vdr;
+    fn deref(&self) -> &Vdr {
+        &self.v
+    }
 }
 
 impl Run {
+    /// A passphrase repository at fs://./repo.
     fn new() -> Run {
-        let run = Run { dir: tempfile::tempdir().unwrap() };
-        std::fs::write(run.path("pass"), "migration test\n").unwrap();
+        let mut v = Vdr::with_passphrase("migration test");
+        if let Ok(k) = std::env::var("VDR_TEST_QDRANT_API_KEY") {
+            v = v.env("QDRANT_API_KEY", &k);
+        }
+        let run = Run { v };
         run.ok(&["init", "--repo", "fs://./repo"]);
         run
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-    fn vdr(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vdr"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("VDR_PASSPHRASE_FILE", self.path("pass"))
-            .env("VDR_CACHE_DIR", self.path("cache"))
-            .env_remove("VDR_IDENTITY");
-        if let Ok(k) = std::env::var("VDR_TEST_QDRANT_API_KEY") {
-            cmd.env("QDRANT_API_KEY", k);
-        }
-        cmd.output().unwrap()
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.vdr(args);
-        assert!(
-            out.status.success(),
-            "vdr {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
     }
     /// Back up `collection` of `db`; the snapshot id.
     fn backup(&self, db: &str, collection: &str) -> String {

@@ -3,48 +3,30 @@
 //! transfer, lag, a killed round, promotion, metrics files, and a served
 //! schedule scraped over HTTP and shut down with SIGTERM.
 
+mod common;
+use common::Vdr;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use vdr_model::{Point, PointId};
 
 struct Run {
-    dir: tempfile::TempDir,
+    v: Vdr,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Vdr;
+    fn deref(&self) -> &Vdr {
+        &self.v
+    }
 }
 
 impl Run {
     fn new() -> Run {
-        Run { dir: tempfile::tempdir().unwrap() }
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vdr"));
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("VDR_CACHE_DIR", self.path("cache"))
-            .env_remove("VDR_PASSPHRASE_FILE");
-        c
-    }
-    fn vdr(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.vdr(args);
-        assert!(
-            out.status.success(),
-            "vdr {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
+        Run { v: Vdr::new() }
     }
     fn sample(&self, store: &str, n: &str) {
         self.ok(&[

@@ -1,50 +1,28 @@
 //! `vdr replicate --from-repo`: a standby fed only by the repository applies
 //! each new snapshot, reading only the chunks that changed (log shipping).
 
+mod common;
+use common::Vdr;
+use common::public_key;
+
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
 use vdr_model::PointId;
 
 struct Run {
-    dir: tempfile::TempDir,
+    v: Vdr,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Vdr;
+    fn deref(&self) -> &Vdr {
+        &self.v
+    }
 }
 
 impl Run {
     fn new() -> Run {
-        let run = Run { dir: tempfile::tempdir().unwrap() };
-        use age::secrecy::ExposeSecret;
-        let id = age::x25519::Identity::generate();
-        std::fs::write(run.path("key.txt"), format!("{}\n", id.to_string().expose_secret()))
-            .unwrap();
-        run
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-    fn vdr(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_vdr"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("VDR_IDENTITY", self.path("key.txt"))
-            .env("VDR_CACHE_DIR", self.path("cache"))
-            .env_remove("VDR_PASSPHRASE_FILE")
-            .output()
-            .unwrap()
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.vdr(args);
-        assert!(
-            out.status.success(),
-            "vdr {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
+        Run { v: Vdr::with_identity() }
     }
     fn backup(&self) -> String {
         self.json(&["backup", "--repo", "fs://./repo", "--db", "local://./a"])["snapshot"]
@@ -81,12 +59,6 @@ impl Run {
         let ctx = vdr::commands::Ctx::new(&cli).unwrap();
         ctx.database(&format!("local://{}", self.path(store).display()), true).unwrap()
     }
-}
-
-fn public_key(identity: &Path) -> String {
-    let text = std::fs::read_to_string(identity).unwrap();
-    let id: age::x25519::Identity = text.trim().parse().unwrap();
-    id.to_public().to_string()
 }
 
 fn n(v: &Value, k: &str) -> u64 {

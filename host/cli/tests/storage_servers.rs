@@ -3,8 +3,10 @@
 //! `s3://`, `gs://` and `az://` URLs and credentials in the usual variables;
 //! and the point-in-time backstop after every object was deleted.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::Vdr;
+use common::public_key;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,47 +18,20 @@ use vdr_tests::servers::{endpoint, required};
 use vdr_tests::unique;
 
 struct Run {
-    dir: tempfile::TempDir,
-    env: Vec<(&'static str, String)>,
+    v: Vdr,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Vdr;
+    fn deref(&self) -> &Vdr {
+        &self.v
+    }
 }
 
 impl Run {
     fn new(env: Vec<(&'static str, String)>) -> Run {
-        let run = Run { dir: tempfile::tempdir().unwrap(), env };
-        write_identity(&run.path("key.txt"));
-        run
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-    fn vdr(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vdr"));
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("VDR_IDENTITY", self.path("key.txt"))
-            .env("VDR_CACHE_DIR", self.path("cache"))
-            .env_remove("VDR_PASSPHRASE_FILE");
-        for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-            c.env_remove(v);
-        }
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.vdr(args);
-        assert!(
-            out.status.success(),
-            "vdr {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
+        let v = env.iter().fold(Vdr::with_identity(), |v, (k, val)| v.env(k, val));
+        Run { v }
     }
 
     /// init, backup of a sample `local` collection; returns the snapshot id.
@@ -92,17 +67,6 @@ impl Run {
         let n = self.json(&["collection", "count", "--db", &db, "-c", "docs"]);
         assert_eq!(n["count"], 1200);
     }
-}
-
-fn write_identity(path: &Path) {
-    use age::secrecy::ExposeSecret;
-    let id = age::x25519::Identity::generate();
-    std::fs::write(path, format!("{}\n", id.to_string().expose_secret())).unwrap();
-}
-
-fn public_key(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.trim().parse::<age::x25519::Identity>().unwrap().to_public().to_string()
 }
 
 fn seaweed_env() -> Vec<(&'static str, String)> {
