@@ -96,6 +96,8 @@ pub struct CollectionBackup {
 #[derive(Clone, Debug, Serialize)]
 pub struct BackupSummary {
     pub snapshot: Id,
+    /// The snapshot's time (what RPO is measured from).
+    pub snapshot_time: chrono::DateTime<chrono::Utc>,
     pub collections: Vec<CollectionBackup>,
     /// Canonical stream bytes read from the database.
     pub bytes_read: u64,
@@ -420,6 +422,7 @@ impl Repository {
         let bytes_new = shared.bytes_new.load(Ordering::SeqCst);
         Ok(BackupSummary {
             snapshot: snap.id,
+            snapshot_time: snap.time,
             bytes_read,
             bytes_new,
             chunks_total,

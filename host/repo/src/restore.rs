@@ -114,6 +114,8 @@ pub struct CollectionRestore {
 #[derive(Clone, Debug, Serialize)]
 pub struct RestoreSummary {
     pub snapshot: Id,
+    /// The restored snapshot's time.
+    pub snapshot_time: chrono::DateTime<chrono::Utc>,
     pub dry_run: bool,
     pub collections: Vec<CollectionRestore>,
     pub bytes: u64,
@@ -165,6 +167,7 @@ impl Repository {
         }
         Ok(RestoreSummary {
             snapshot: snap.id,
+            snapshot_time: snap.time,
             dry_run: opts.dry_run,
             bytes: done.iter().map(|c| c.bytes).sum(),
             collections: done,

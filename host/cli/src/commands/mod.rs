@@ -202,7 +202,7 @@ fn run_command(ctx: Ctx, command: Command) -> Result<()> {
         Command::Snapshots(a) => repo::snapshots(&ctx, a),
         Command::Restore(a) => repo::print_restore(&ctx, &repo::restore(&ctx, a)?),
         Command::Verify(a) => {
-            let reports = verify::verify(&ctx, &a)?;
+            let (_, reports) = verify::verify(&ctx, &a)?;
             for r in &reports {
                 if let Some(recall) = r.recall {
                     let l = [("collection", r.live_collection.as_str())];

@@ -130,11 +130,9 @@ impl StepExecutor for Executor {
                     k: s.k.unwrap_or(10) as usize,
                 };
                 let summary = super::repo::backup(&self.ctx, args).map_err(fail)?;
-                let time =
-                    self.snapshot_time(&s.repo, &summary.snapshot.to_string()).map_err(fail)?;
                 Ok(out(json!({
                     "snapshot": summary.snapshot.to_string(),
-                    "snapshot_time": time,
+                    "snapshot_time": summary.snapshot_time.to_rfc3339(),
                     "records": summary.collections.iter().map(|c| c.records).sum::<u64>(),
                     "bytes_read": summary.bytes_read,
                     "bytes_new": summary.bytes_new,
@@ -155,10 +153,9 @@ impl StepExecutor for Executor {
                     mapping: Default::default(),
                 };
                 let r = super::repo::restore(&self.ctx, args).map_err(fail)?;
-                let time = self.snapshot_time(&s.repo, &r.snapshot.to_string()).map_err(fail)?;
                 Ok(out(json!({
                     "snapshot": r.snapshot.to_string(),
-                    "snapshot_time": time,
+                    "snapshot_time": r.snapshot_time.to_rfc3339(),
                     "records": r.collections.iter().map(|c| c.records).sum::<u64>(),
                     "bytes": r.bytes,
                     "seconds": r.duration_secs,
@@ -178,12 +175,7 @@ impl StepExecutor for Executor {
                     point_in_time: None,
                     mapping: Default::default(),
                 };
-                let reports = super::verify::verify(&self.ctx, &args).map_err(fail)?;
-                let snap = self
-                    .ctx
-                    .repository(&s.repo)
-                    .and_then(|r| Ok(r.snapshot(&s.snapshot, s.collection.as_deref())?));
-                let snap = snap.map_err(fail)?;
+                let (snap, reports) = super::verify::verify(&self.ctx, &args).map_err(fail)?;
                 let expected: u64 = reports
                     .iter()
                     .map(|r| snap.collection(&r.collection).map_or(0, |c| c.records))
@@ -318,10 +310,6 @@ impl Executor {
             "buckets_differing": r.buckets_differing,
             "seconds": r.duration_seconds,
         })))
-    }
-
-    fn snapshot_time(&self, repo: &str, id: &str) -> Result<String> {
-        Ok(self.ctx.repository(repo)?.snapshot(id, None)?.time.to_rfc3339())
     }
 
     fn init(&mut self, s: &InitStep) -> Result<StepOutput> {

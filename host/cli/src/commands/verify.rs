@@ -8,7 +8,8 @@ use crate::mapping::Mapping;
 use anyhow::Result;
 use vdr_verify::{VerifyOptions, VerifyReport};
 
-pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<Vec<VerifyReport>> {
+/// Verify, returning the snapshot verified against with the reports.
+pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<(vdr_repo::Snapshot, Vec<VerifyReport>)> {
     let repo = ctx.repository_at(&a.repo.repo, a.point_in_time.as_deref())?;
     let snap = repo.snapshot(&a.snapshot, a.collection.as_deref())?;
     let entries = super::repo::snapshot_entries(&snap, a.collection.as_deref())?;
@@ -43,7 +44,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<Vec<VerifyReport>> {
             &|p| mapping.point(p),
         )?);
     }
-    Ok(reports)
+    Ok((snap, reports))
 }
 
 pub fn print(ctx: &Ctx, reports: &[VerifyReport]) -> Result<()> {
