@@ -108,6 +108,11 @@ impl Generator {
         Generator { spec, centres }
     }
 
+    /// Dimension of the dense vectors.
+    pub fn dim(&self) -> u32 {
+        self.spec.dim
+    }
+
     pub fn point(&self, n: u64) -> Point {
         // One RNG stream per record: any record can be regenerated alone.
         let mut rng =

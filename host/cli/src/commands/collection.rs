@@ -53,10 +53,31 @@ struct Created {
     seconds: f64,
 }
 
+/// A metric by any of its usual names, or a usage error listing them.
+pub fn parse_metric(name: &str) -> Result<Metric> {
+    Metric::parse(name).ok_or_else(|| {
+        usage(format!("unknown metric {name:?}; use cosine, euclidean (l2) or dot (ip)"))
+    })
+}
+
+/// Create `name` from the sample schema of `spec` and fill it with `total`
+/// generated records.
+pub fn create_sampled(
+    ctx: &Ctx,
+    db: &mut dyn Database,
+    name: &str,
+    spec: SampleSpec,
+    total: u64,
+) -> Result<()> {
+    db.create_collection(&sample::schema(name, &spec))?;
+    if total > 0 {
+        fill(ctx, db, name, Generator::new(spec), total)?;
+    }
+    Ok(())
+}
+
 fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
-    let metric = Metric::parse(&a.metric).ok_or_else(|| {
-        usage(format!("unknown metric {:?}; use cosine, euclidean (l2) or dot (ip)", a.metric))
-    })?;
+    let metric = parse_metric(&a.metric)?;
     let spec = SampleSpec {
         dim: a.dim,
         metric,
@@ -66,13 +87,9 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
         string_ids: a.string_ids,
     };
     let mut db = ctx.database(&a.target.db.db, true)?;
-    let schema = sample::schema(&a.target.collection, &spec);
     let started = Instant::now();
-    db.create_collection(&schema)?;
     let total = a.sample.unwrap_or(0);
-    if total > 0 {
-        fill(ctx, db.as_mut(), &a.target.collection, Generator::new(spec), total)?;
-    }
+    create_sampled(ctx, db.as_mut(), &a.target.collection, spec, total)?;
     let done = Created {
         collection: a.target.collection.clone(),
         records: total,
@@ -97,7 +114,7 @@ pub fn fill(
     total: u64,
 ) -> Result<()> {
     let bar = ctx.out.progress(Some(total), "sampling");
-    let per = batch_size(generator_dim(&generator)) as u64;
+    let per = batch_size(generator.dim()) as u64;
     let mut n = 0;
     while n < total {
         let end = (n + per).min(total);
@@ -111,10 +128,6 @@ pub fn fill(
     db.flush(collection)?;
     bar.finish_and_clear();
     Ok(())
-}
-
-fn generator_dim(g: &Generator) -> u32 {
-    g.point(0).dense("").map_or(128, |d| d.len() as u32)
 }
 
 fn parse_id(s: &str) -> PointId {

@@ -362,28 +362,21 @@ impl Executor {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let metric_name = s.metric.clone().unwrap_or_else(|| "cosine".into());
-            let metric = vdr_model::Metric::parse(&metric_name)
-                .ok_or_else(|| usage(format!("unknown metric {metric_name:?}")))?;
             let spec = crate::sample::SampleSpec {
                 dim: s.dim.unwrap_or(384),
-                metric,
+                metric: super::collection::parse_metric(s.metric.as_deref().unwrap_or("cosine"))?,
                 seed: s.seed.unwrap_or(42),
                 sparse: false,
                 multi: false,
                 string_ids: false,
             };
-            db.create_collection(&crate::sample::schema(name, &spec))?;
-            let n = s.sample.unwrap_or(0);
-            if n > 0 {
-                super::collection::fill(
-                    &self.ctx,
-                    db.as_mut(),
-                    name,
-                    crate::sample::Generator::new(spec),
-                    n,
-                )?;
-            }
+            super::collection::create_sampled(
+                &self.ctx,
+                db.as_mut(),
+                name,
+                spec,
+                s.sample.unwrap_or(0),
+            )?;
             outputs.insert("records".into(), json!(db.count(name)?));
         }
         if let Some(f) = s.mutate_fraction {
