@@ -21,6 +21,8 @@ pub const LOG_FILE: &str = "points.log";
 const COMPACT_MIN_DEAD_BYTES: u64 = 1 << 20;
 /// Frames buffered before one write during compaction.
 const COMPACT_CHUNK_BYTES: usize = 8 << 20;
+/// Points read from the old log per call while compacting.
+const COMPACT_READ_POINTS: usize = 4096;
 
 pub struct Collection {
     pub dir: PathBuf,
@@ -123,16 +125,15 @@ impl Collection {
         Ok(())
     }
 
-    /// The stored point at `location`.
-    pub fn read(&self, location: Location) -> Result<Point> {
-        codec::decode_point(&self.log.read(location)?)
+    /// The stored points at `locations`, in that order, read in few calls.
+    pub fn read_many(&self, locations: &[Location]) -> Result<Vec<Point>> {
+        self.log.read_many(locations)?.iter().map(|body| codec::decode_point(body)).collect()
     }
 
     pub fn fetch(&self, ids: &[PointId]) -> Result<Vec<Point>> {
-        ids.iter()
-            .filter_map(|id| self.live.get(&IdKey::from(id)))
-            .map(|&location| self.read(location))
-            .collect()
+        let locations: Vec<Location> =
+            ids.iter().filter_map(|id| self.live.get(&IdKey::from(id)).copied()).collect();
+        self.read_many(&locations)
     }
 
     /// Rewrite the log with only the live points, in id order, when enough
@@ -145,11 +146,14 @@ impl Collection {
         let path = self.dir.join(LOG_FILE);
         records::replace_with(&path, |new_log| {
             let mut frames = Vec::new();
-            for &location in self.live.values() {
-                records::push_frame(&mut frames, TAG_UPSERT, &self.log.read(location)?);
-                if frames.len() >= COMPACT_CHUNK_BYTES {
-                    new_log.append(&frames)?;
-                    frames.clear();
+            let locations: Vec<Location> = self.live.values().copied().collect();
+            for chunk in locations.chunks(COMPACT_READ_POINTS) {
+                for body in self.log.read_many(chunk)? {
+                    records::push_frame(&mut frames, TAG_UPSERT, &body);
+                    if frames.len() >= COMPACT_CHUNK_BYTES {
+                        new_log.append(&frames)?;
+                        frames.clear();
+                    }
                 }
             }
             new_log.append(&frames).map(drop)

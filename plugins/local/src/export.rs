@@ -38,9 +38,13 @@ impl LocalCursor {
 
 impl ExportCursor for LocalCursor {
     fn next_batch(&mut self, max: u32) -> Result<Vec<Point>> {
-        let mut batch = Vec::new();
-        for (id, location) in self.remaining.by_ref().take(max.max(1) as usize) {
-            batch.push(codec::decode_point(&records::read_at(&self.file, location)?)?);
+        let (ids, locations): (Vec<IdKey>, Vec<Location>) =
+            self.remaining.by_ref().take(max.max(1) as usize).unzip();
+        let batch = records::read_many(&self.file, &locations)?
+            .iter()
+            .map(|body| codec::decode_point(body))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(id) = ids.into_iter().last() {
             self.last = Some(id);
         }
         Ok(batch)

@@ -31,12 +31,15 @@ use vdr_plugin_sdk::{
 
 use crate::codec::{self, IdKey};
 use crate::collection::{Collection, write_atomically};
+use crate::records::Location;
 use crate::schema::index_file_name;
 
 const KEYS_FILE: &str = "index-keys.bin";
 const STATE_FILE: &str = "index-state.json";
 /// Vector components buffered per field before one `add` call to the host.
 const ADD_BATCH_FLOATS: usize = 4 << 20;
+/// Points read from the log per call (see `records::read_many`).
+const READ_CHUNK_POINTS: usize = 4096;
 
 /// Which log the indexes were built from.
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Debug)]
@@ -224,34 +227,15 @@ fn update(c: &Collection, l: &mut LoadedIndexes, now: LogState) -> Result<bool> 
             l.fields[&field.name].remove(&removed)?;
         }
     }
-    let mut pending: Vec<(Vec<u64>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); dense.len()];
+    let mut entries = Vec::with_capacity(changed.len());
     for id in &changed {
-        let Some(&location) = c.live.get(id) else {
-            l.keys.free(id);
-            continue;
-        };
-        let key = l.keys.key_of(id);
-        for v in c.read(location)?.vectors {
-            let (Some(i), VectorData::Dense(d)) =
-                (dense.iter().position(|f| f.name == v.name), v.data)
-            else {
-                continue;
-            };
-            let (batch_keys, batch_vectors) = &mut pending[i];
-            batch_keys.push(key);
-            batch_vectors.extend_from_slice(&d);
-            if batch_vectors.len() >= ADD_BATCH_FLOATS {
-                l.fields[&dense[i].name].add(batch_keys, batch_vectors)?;
-                batch_keys.clear();
-                batch_vectors.clear();
-            }
+        match c.live.get(id) {
+            Some(&location) => entries.push((l.keys.key_of(id), location)),
+            None => l.keys.free(id),
         }
     }
-    for (field, (batch_keys, batch_vectors)) in dense.iter().zip(&pending) {
-        if !batch_keys.is_empty() {
-            l.fields[&field.name].add(batch_keys, batch_vectors)?;
-        }
-    }
+    let names: Vec<&str> = dense.iter().map(|f| f.name.as_str()).collect();
+    add_vectors(c, &names, &entries, |i, keys, vectors| l.fields[names[i]].add(keys, vectors))?;
     l.state = now;
     l.saved = false;
     Ok(true)
@@ -263,34 +247,56 @@ fn build(c: &Collection, now: LogState) -> Result<LoadedIndexes> {
     let dense: Vec<_> = c.schema.vectors.iter().filter(|f| f.kind == VectorKind::Dense).collect();
     let indexes: Vec<VectorIndex> =
         dense.iter().map(|f| VectorIndex::new(f.dimension, f.metric)).collect();
-    let mut pending: Vec<(Vec<u64>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); dense.len()];
     let mut slots = Vec::with_capacity(c.live.len());
+    let mut entries = Vec::with_capacity(c.live.len());
     for (slot, (id, &location)) in c.live.iter().enumerate() {
         slots.push(Some(id.clone()));
-        for v in c.read(location)?.vectors {
-            let (Some(i), VectorData::Dense(d)) =
-                (dense.iter().position(|f| f.name == v.name), v.data)
-            else {
-                continue;
-            };
-            let (batch_keys, batch_vectors) = &mut pending[i];
-            batch_keys.push(slot as u64);
-            batch_vectors.extend_from_slice(&d);
-            if batch_vectors.len() >= ADD_BATCH_FLOATS {
-                indexes[i].add(batch_keys, batch_vectors)?;
-                batch_keys.clear();
-                batch_vectors.clear();
-            }
-        }
+        entries.push((slot as u64, location));
     }
-    for (index, (batch_keys, batch_vectors)) in indexes.iter().zip(&pending) {
-        if !batch_keys.is_empty() {
-            index.add(batch_keys, batch_vectors)?;
-        }
-    }
+    let names: Vec<&str> = dense.iter().map(|f| f.name.as_str()).collect();
+    add_vectors(c, &names, &entries, |i, keys, vectors| indexes[i].add(keys, vectors))?;
     let keys = KeyMap::from_slots(slots).expect("live ids are distinct");
     let fields = dense.iter().map(|f| f.name.clone()).zip(indexes).collect();
     Ok(LoadedIndexes { state: now, keys, fields, saved: false })
+}
+
+/// Add the dense vectors (of the fields named `dense`) of the points at
+/// `entries` under their keys: the log is read a chunk of points at a time
+/// and `add(field, keys, vectors)` called in batches of about
+/// [`ADD_BATCH_FLOATS`] components.
+fn add_vectors(
+    c: &Collection,
+    dense: &[&str],
+    entries: &[(u64, Location)],
+    add: impl Fn(usize, &[u64], &[f32]) -> Result<()>,
+) -> Result<()> {
+    let mut pending: Vec<(Vec<u64>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); dense.len()];
+    for chunk in entries.chunks(READ_CHUNK_POINTS) {
+        let locations: Vec<Location> = chunk.iter().map(|&(_, location)| location).collect();
+        for (&(key, _), point) in chunk.iter().zip(c.read_many(&locations)?) {
+            for v in point.vectors {
+                let (Some(i), VectorData::Dense(d)) =
+                    (dense.iter().position(|f| *f == v.name), v.data)
+                else {
+                    continue;
+                };
+                let (keys, vectors) = &mut pending[i];
+                keys.push(key);
+                vectors.extend_from_slice(&d);
+                if vectors.len() >= ADD_BATCH_FLOATS {
+                    add(i, keys, vectors)?;
+                    keys.clear();
+                    vectors.clear();
+                }
+            }
+        }
+    }
+    for (i, (keys, vectors)) in pending.iter().enumerate() {
+        if !keys.is_empty() {
+            add(i, keys, vectors)?;
+        }
+    }
+    Ok(())
 }
 
 /// Write the index files, then the key table, then the state (the commit).
