@@ -17,6 +17,8 @@
 //! ```
 //! A stream of points is a sequence of frames `len:u32 point`.
 
+mod json_check;
+
 use crate::{Error, NamedVector, Point, PointId, Result, SparseVector, VectorData};
 
 /// Bring a point to canonical form in place.
@@ -27,7 +29,9 @@ pub fn normalize(point: &mut Point) -> Result<()> {
             sort_sparse(s);
         }
     }
-    if let Some(p) = &point.payload {
+    if let Some(p) = &point.payload
+        && !json_check::is_canonical(p)
+    {
         point.payload = Some(canonical_json(p)?);
     }
     Ok(())
