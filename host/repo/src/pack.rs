@@ -9,6 +9,7 @@
 //! length) and the ciphertext chunks covering the wanted plaintext range.
 
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex};
 use vdr_model::{ByteRange, Error, ObjectStore, Result};
@@ -185,6 +186,76 @@ impl Seek for Sparse {
     }
 }
 
+/// The age header and last encrypted chunk of packs, fetched once and
+/// shared by every worker's readers: a reader needs both before its first
+/// read, and without sharing each worker would fetch them again for every
+/// pack it touches (two requests per pack per worker).
+/// The most recently opened packs are kept (a stream is read roughly in
+/// pack order, so this bounds memory at about 64 chunks of 64 KiB).
+#[derive(Default)]
+pub struct PackEnds(Mutex<RecentPacks>);
+
+#[derive(Default)]
+struct RecentPacks {
+    slots: HashMap<Id, Arc<Mutex<Option<Arc<Parts>>>>>,
+    order: VecDeque<Id>,
+}
+
+const RECENT_PACKS: usize = 64;
+
+type Parts = Vec<(u64, Vec<u8>)>;
+
+impl PackEnds {
+    fn get(
+        &self,
+        store: &dyn ObjectStore,
+        name: &str,
+        pack: Id,
+        size: u64,
+        payload_offset: u64,
+    ) -> Result<Arc<Parts>> {
+        let slot = {
+            let mut recent = self.0.lock().unwrap();
+            if !recent.slots.contains_key(&pack) {
+                recent.order.push_back(pack);
+                if recent.order.len() > RECENT_PACKS
+                    && let Some(old) = recent.order.pop_front()
+                {
+                    recent.slots.remove(&old);
+                }
+            }
+            recent.slots.entry(pack).or_default().clone()
+        };
+        // Only this pack's slot is held while fetching: other packs proceed.
+        let mut slot = slot.lock().unwrap();
+        if let Some(parts) = slot.as_ref() {
+            return Ok(parts.clone());
+        }
+        let parts = Arc::new(fetch_ends(store, name, size, payload_offset)?);
+        *slot = Some(parts.clone());
+        Ok(parts)
+    }
+}
+
+/// The header and the last chunk of a pack (the whole pack when it is only
+/// one or two chunks long).
+fn fetch_ends(
+    store: &dyn ObjectStore,
+    name: &str,
+    size: u64,
+    payload_offset: u64,
+) -> Result<Parts> {
+    let last_start = payload_offset + (size - payload_offset - 1) / ENC_CHUNK * ENC_CHUNK;
+    if last_start - payload_offset <= ENC_CHUNK {
+        Ok(vec![(0, get(store, name, 0, size)?)])
+    } else {
+        Ok(vec![
+            (0, get(store, name, 0, payload_offset)?),
+            (last_start, get(store, name, last_start, size - last_start)?),
+        ])
+    }
+}
+
 /// Ranged, authenticated reads of one pack's plaintext.
 pub struct PackReader {
     pub pack: Id,
@@ -202,20 +273,14 @@ impl PackReader {
         pack: Id,
         size: u64,
         payload_offset: u32,
+        ends: &PackEnds,
     ) -> Result<PackReader> {
         let name = format!("pack {}", pack_key(&pack));
         let payload_offset = payload_offset as u64;
         if size <= payload_offset {
             return Err(corrupt(&name, "shorter than its age header"));
         }
-        let last_start = payload_offset + (size - payload_offset - 1) / ENC_CHUNK * ENC_CHUNK;
-        let mut parts = Vec::new();
-        if last_start - payload_offset <= ENC_CHUNK {
-            parts.push((0, get(store, &name, 0, size)?));
-        } else {
-            parts.push((0, get(store, &name, 0, payload_offset)?));
-            parts.push((last_start, get(store, &name, last_start, size - last_start)?));
-        }
+        let parts = ends.get(store, &name, pack, size, payload_offset)?.as_ref().clone();
         let fetched = Sparse(Arc::new(Mutex::new(Fetched { size, pos: 0, parts })));
         let reader = key.stream_reader(&name, fetched.clone())?;
         Ok(PackReader { pack, name, payload_offset, size, fetched, reader })

@@ -255,6 +255,7 @@ impl Repository {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let threads = (cores * 2).clamp(4, 8);
         let mut totals = Totals::default();
+        let ends = &pack::PackEnds::default();
         std::thread::scope(|s| -> Result<()> {
             let (job_tx, job_rx) =
                 crossbeam_channel::bounded::<(usize, std::ops::Range<usize>)>(threads);
@@ -264,7 +265,7 @@ impl Repository {
                 s.spawn(move || {
                     let mut open: Vec<pack::PackReader> = Vec::new();
                     for (seq, range) in job_rx {
-                        let r = self.decode_unit(index, &blobs[range], &mut open);
+                        let r = self.decode_unit(index, &blobs[range], &mut open, ends);
                         let failed = r.is_err();
                         if out_tx.send((seq, r)).is_err() || failed {
                             return;
@@ -313,6 +314,7 @@ impl Repository {
         index: &Index,
         blobs: &[crate::snapshot::BlobRef],
         open: &mut Vec<pack::PackReader>,
+        ends: &pack::PackEnds,
     ) -> Result<Decoded> {
         let store = self.store.as_ref();
         let locs: Vec<_> = blobs
@@ -355,6 +357,7 @@ impl Repository {
                         first.pack,
                         p.size,
                         p.payload_offset,
+                        ends,
                     )?);
                     open.len() - 1
                 }
