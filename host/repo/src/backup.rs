@@ -138,8 +138,11 @@ struct SegmentResult {
     lanes: [u64; 4],
 }
 
-/// Stream segments handed to workers: ~1 MiB of whole chunks.
-const SEGMENT_SIZE: usize = 1 << 20;
+/// Stream segments handed to workers: ~4 MiB of whole chunks. Each worker
+/// fills packs of its own, so this is also the length of the runs of
+/// consecutive stream bytes in a pack: a restore reads a run with one
+/// ranged request (1 MiB segments made four per 4 MiB of stream).
+const SEGMENT_SIZE: usize = 4 << 20;
 
 struct PendingCollection {
     name: String,

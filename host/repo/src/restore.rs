@@ -308,7 +308,7 @@ impl Repository {
     }
 
     /// Read the blobs of one unit (runs of neighbours in one pack with one
-    /// ranged read each), check them, and parse their frames.
+    /// ranged read each), check them in stream order, and parse their frames.
     fn decode_unit(
         &self,
         index: &Index,
@@ -325,21 +325,22 @@ impl Repository {
                 })
             })
             .collect::<Result<_>>()?;
-        let mut data = Vec::with_capacity(blobs.iter().map(|b| b.length as usize).sum());
-        // Digests of frames that lie whole in one chunk, by offset in `data`.
-        let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
-        let mut known: Vec<usize> = Vec::new();
+        // Fetch in pack order, so that neighbours in a pack share one ranged
+        // read even when the stream visits them in another order.
+        let mut order: Vec<usize> = (0..locs.len()).collect();
+        order.sort_by_key(|&k| (locs[k].pack, locs[k].entry.offset));
+        let mut stored: Vec<Vec<u8>> = vec![Vec::new(); locs.len()];
         let mut i = 0;
-        while i < locs.len() {
-            let first = locs[i];
+        while i < order.len() {
+            let first = locs[order[i]];
             let mut j = i + 1;
             let mut end = first.entry.offset + first.entry.length as u64;
-            while j < locs.len()
-                && locs[j].pack == first.pack
-                && locs[j].entry.offset >= end
-                && locs[j].entry.offset - end <= GAP
+            while let Some(next) = order.get(j).map(|&k| locs[k])
+                && next.pack == first.pack
+                && next.entry.offset >= end
+                && next.entry.offset - end <= GAP
             {
-                end = locs[j].entry.offset + locs[j].entry.length as u64;
+                end = next.entry.offset + next.entry.length as u64;
                 j += 1;
             }
             let pos = match open.iter().position(|r| r.pack == first.pack) {
@@ -364,37 +365,40 @@ impl Repository {
             };
             let start = first.entry.offset;
             let plain = open[pos].read(store, start, end - start)?;
-            for (loc, b) in locs[i..j].iter().zip(&blobs[i..j]) {
-                let at = (loc.entry.offset - start) as usize;
-                let what = format!("blob {} in pack {}", b.id.short(), pack_key(&loc.pack));
-                let chunk = crate::compress::decode(
-                    &what,
-                    &plain[at..at + loc.entry.length as usize],
-                    loc.entry.raw_length as usize,
-                )?;
-                if chunk.len() != b.length as usize {
-                    return Err(crate::format::corrupt(
-                        &what,
-                        "has a different length than the snapshot says",
-                    ));
-                }
-                let n = frames.len();
-                let id = if crate::crypto::frame_digests(&chunk, &mut frames) {
-                    let mut at = data.len();
-                    for (len, _) in &frames[n..] {
-                        known.push(at);
-                        at += 4 + *len as usize;
-                    }
-                    self.key.frames_id(&frames[n..])
-                } else {
-                    self.key.bytes_id(&chunk)
-                };
-                if id != b.id || id != loc.entry.id {
-                    return Err(crate::format::corrupt(&what, "content does not match its id"));
-                }
-                data.extend_from_slice(&chunk);
+            for &k in &order[i..j] {
+                let at = (locs[k].entry.offset - start) as usize;
+                stored[k] = plain[at..at + locs[k].entry.length as usize].to_vec();
             }
             i = j;
+        }
+        let mut data = Vec::with_capacity(blobs.iter().map(|b| b.length as usize).sum());
+        // Digests of frames that lie whole in one chunk, by offset in `data`.
+        let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
+        let mut known: Vec<usize> = Vec::new();
+        for ((loc, b), stored) in locs.iter().zip(blobs).zip(&stored) {
+            let what = format!("blob {} in pack {}", b.id.short(), pack_key(&loc.pack));
+            let chunk = crate::compress::decode(&what, stored, loc.entry.raw_length as usize)?;
+            if chunk.len() != b.length as usize {
+                return Err(crate::format::corrupt(
+                    &what,
+                    "has a different length than the snapshot says",
+                ));
+            }
+            let n = frames.len();
+            let id = if crate::crypto::frame_digests(&chunk, &mut frames) {
+                let mut at = data.len();
+                for (len, _) in &frames[n..] {
+                    known.push(at);
+                    at += 4 + *len as usize;
+                }
+                self.key.frames_id(&frames[n..])
+            } else {
+                self.key.bytes_id(&chunk)
+            };
+            if id != b.id || id != loc.entry.id {
+                return Err(crate::format::corrupt(&what, "content does not match its id"));
+            }
+            data.extend_from_slice(&chunk);
         }
         let mut lanes = [0u64; 4];
         let mut points = Vec::with_capacity(frames.len() + 1);

@@ -129,7 +129,8 @@ fn read_response(resp: reqwest::blocking::Response, cap: u64) -> Result<Response
             "response of {len} bytes exceeds the cap of {cap} bytes"
         )));
     }
-    let mut body = Vec::new();
+    // Sized up front: growing a multi-MiB pack body by doubling copies it twice.
+    let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0).min(cap) as usize);
     resp.take(cap + 1)
         .read_to_end(&mut body)
         .map_err(|e| SendError::Connection(format!("reading the response body: {e}")))?;
