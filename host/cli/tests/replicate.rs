@@ -219,6 +219,44 @@ fn promotion_stops_replication_and_metrics_are_written() {
     ));
 }
 
+/// A failing round reports the follower's real staleness (the time since it
+/// last matched), not the last good round's lag, so lag alerts fire while
+/// replication is broken.
+#[test]
+fn lag_keeps_rising_while_rounds_fail() {
+    let r = Run::new();
+    r.sample("local://./a", "50");
+    let state = r.path("state").to_string_lossy().into_owned();
+    let round = |metrics: &'static str| {
+        let from = ["--from", "local://./a", "--to", "local://./b", "--state-dir", &state];
+        let mut args = vec!["replicate", "--once", "--metrics-file", metrics];
+        args.extend(from);
+        r.vdr(&args)
+    };
+    assert!(round("m/ok.prom").status.success());
+    let lag = |file: &str| {
+        let text = std::fs::read_to_string(r.path(file)).unwrap();
+        samples(&text)
+            .into_iter()
+            .find(|(k, _)| k.starts_with("vdr_replication_lag_seconds{"))
+            .map(|(_, v)| v)
+    };
+    let first = lag("m/ok.prom").expect("lag reported");
+    assert!(first < 60.0, "the first round started right away: {first} s");
+
+    // The follower last matched an hour ago; now the leader is gone.
+    let file = r.path("state/state.json");
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let hour_ago = saved["collections"]["docs"]["last_matched"].as_f64().unwrap() - 3600.0;
+    saved["collections"]["docs"]["last_matched"] = hour_ago.into();
+    std::fs::write(&file, saved.to_string()).unwrap();
+    std::fs::rename(r.path("a"), r.path("a-gone")).unwrap();
+    let out = round("m/fail.prom");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stale = lag("m/fail.prom").expect("lag reported for a failed round");
+    assert!((3600.0..3700.0).contains(&stale), "lag {stale} s after an hour without a match");
+}
+
 fn scrape(addr: &str, path: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

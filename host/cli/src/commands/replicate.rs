@@ -23,8 +23,9 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
         return promote(ctx, &a, &from, &dir);
     }
     let opts = Options { tolerance: tolerance(&from, &a), ..Options::default() };
-    let mut leader = ctx.database(&from, false)?;
-    let mut follower = ctx.database(&a.to, true)?;
+    let opened = ctx.database(&from, false).and_then(|l| Ok((l, ctx.database(&a.to, true)?)));
+    let (mut leader, mut follower) =
+        opened.inspect_err(|_| record_stale(ctx, &dir, &from, &a.to))?;
     let one = || -> Result<RoundReport> {
         let mut state = State::load(&dir, &from, &a.to)?;
         let r = vdr_replicate::round(
@@ -37,7 +38,8 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
         .map_err(|e| match e {
             vdr_replicate::Error::Promoted { .. } => usage(e.to_string()),
             e => anyhow::Error::new(e),
-        })?;
+        })
+        .inspect_err(|_| record_stale(ctx, &dir, &from, &a.to))?;
         state.save(&dir)?;
         record(ctx, &r);
         Ok(r)
@@ -124,6 +126,20 @@ fn record(ctx: &Ctx, r: &RoundReport) {
         let l = [("from", r.from.as_str()), ("to", r.to.as_str()), ("collection", &c.collection)];
         ctx.metrics.set("vdr_replication_lag_seconds", &l, c.lag_seconds);
         ctx.metrics.set("vdr_replication_lag_ratio", &l, c.lag_ratio);
+    }
+}
+
+/// A failed round leaves the follower as stale as it was, and older: its lag
+/// is the time since it last matched the leader, so that alerts on
+/// `vdr_replication_lag_seconds` fire while replication is broken instead
+/// of showing the last good round's figure forever.
+fn record_stale(ctx: &Ctx, dir: &Path, from: &str, to: &str) {
+    let Ok(state) = State::load(dir, from, to) else { return };
+    let now = now_unix();
+    for (name, c) in &state.collections {
+        let since = c.last_matched.unwrap_or(c.first_round);
+        let l = [("from", state.from.as_str()), ("to", state.to.as_str()), ("collection", name)];
+        ctx.metrics.set("vdr_replication_lag_seconds", &l, (now - since).max(0.0));
     }
 }
 
