@@ -329,7 +329,9 @@ impl Repository {
         // read even when the stream visits them in another order.
         let mut order: Vec<usize> = (0..locs.len()).collect();
         order.sort_by_key(|&k| (locs[k].pack, locs[k].entry.offset));
-        let mut stored: Vec<Vec<u8>> = vec![Vec::new(); locs.len()];
+        // Per blob: which fetched run holds it, and where.
+        let mut runs: Vec<Vec<u8>> = Vec::new();
+        let mut placed: Vec<(usize, usize)> = vec![(0, 0); locs.len()];
         let mut i = 0;
         while i < order.len() {
             let first = locs[order[i]];
@@ -364,10 +366,9 @@ impl Repository {
                 }
             };
             let start = first.entry.offset;
-            let plain = open[pos].read(store, start, end - start)?;
+            runs.push(open[pos].read(store, start, end - start)?);
             for &k in &order[i..j] {
-                let at = (locs[k].entry.offset - start) as usize;
-                stored[k] = plain[at..at + locs[k].entry.length as usize].to_vec();
+                placed[k] = (runs.len() - 1, (locs[k].entry.offset - start) as usize);
             }
             i = j;
         }
@@ -375,8 +376,9 @@ impl Repository {
         // Digests of frames that lie whole in one chunk, by offset in `data`.
         let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
         let mut known: Vec<usize> = Vec::new();
-        for ((loc, b), stored) in locs.iter().zip(blobs).zip(&stored) {
+        for ((loc, b), &(run, at)) in locs.iter().zip(blobs).zip(&placed) {
             let what = format!("blob {} in pack {}", b.id.short(), pack_key(&loc.pack));
+            let stored = &runs[run][at..at + loc.entry.length as usize];
             let chunk = crate::compress::decode(&what, stored, loc.entry.raw_length as usize)?;
             if chunk.len() != b.length as usize {
                 return Err(crate::format::corrupt(

@@ -77,6 +77,8 @@ pub fn send(policy: &HttpPolicy, req: Request<'_>) -> Result<Response, SendError
         .map_err(|_| SendError::Invalid(format!("invalid HTTP method {:?}", req.method)))?;
     let idempotent = matches!(req.method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
     let timeout = req.timeout.unwrap_or(policy.default_timeout);
+    // Shared, not copied, by every attempt: pack uploads are megabytes.
+    let body = bytes::Bytes::from(req.body);
     let mut last = SendError::Connection("no attempt made".into());
     for attempt in 0..policy.attempts.max(1) {
         if attempt > 0 {
@@ -87,7 +89,7 @@ pub fn send(policy: &HttpPolicy, req: Request<'_>) -> Result<Response, SendError
             builder = builder.header(k.as_str(), v.as_str());
         }
         let built = builder
-            .body(req.body.clone())
+            .body(body.clone())
             .build()
             .map_err(|e| SendError::Invalid(format!("invalid request: {e}")))?;
         match client(policy).execute(built) {
