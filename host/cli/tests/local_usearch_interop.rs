@@ -2,29 +2,8 @@
 //! opens them with `Index.restore` and finds the same neighbours as vdr.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn python() -> Option<PathBuf> {
-    let venv = std::env::var_os("VDR_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let py = venv.join("bin/python");
-    if py.exists() {
-        return Some(py);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{} is missing: scripts/install-test-deps.sh installs the venv with usearch",
-            py.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: no venv with PyPI usearch at {} (run scripts/install-test-deps.sh)",
-        py.display()
-    );
-    None
-}
 
 fn vdr(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_vdr")).args(args).output().unwrap();
@@ -65,7 +44,7 @@ fn slot_ids(path: &Path) -> Vec<Option<String>> {
 
 #[test]
 fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
-    let Some(py) = python() else { return };
+    let Some(py) = vdr_tests::python_with("usearch") else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = format!("local://{}", dir.path().display());
     vdr(&[

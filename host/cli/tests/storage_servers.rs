@@ -181,6 +181,85 @@ fn gcs_round_trip_and_point_in_time_restore_on_fake_gcs_server() {
     run.restore_and_verify(&repo, &snap, "recovered", &pit);
 }
 
+/// A stand-in for Google's OAuth 2.0 token endpoint
+/// (tests/standins/google_token.py) that verifies the RS256 assertions and
+/// wrote the service-account key files naming it as their token_uri.
+struct TokenEndpoint {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl TokenEndpoint {
+    fn start(dir: &std::path::Path) -> Option<TokenEndpoint> {
+        use std::io::BufRead;
+        let python = vdr_tests::python_with("cryptography")?;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/standins/google_token.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg("--key-file")
+            .arg(dir.join("sa.json"))
+            .arg("--foreign-key-file")
+            .arg(dir.join("foreign.json"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the token stand-in");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on http://").expect("address line").into();
+        Some(TokenEndpoint { child, addr })
+    }
+
+    /// Assertions accepted and refused so far.
+    fn stats(&self) -> (u64, u64) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(s, "GET /stats HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        (body["issued"].as_u64().unwrap(), body["refused"].as_u64().unwrap())
+    }
+}
+
+impl Drop for TokenEndpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GOOGLE_APPLICATION_CREDENTIALS: the plugin signs a JWT with the key,
+/// exchanges it for a token once per instance and reuses it; a key the token
+/// endpoint does not know is refused with a clear message that never quotes
+/// the key file.
+#[test]
+fn gcs_exchanges_a_service_account_key_for_tokens() {
+    let Some(url) = endpoint("GCS") else { return };
+    let run = Run::new(vec![]);
+    let Some(tokens) = TokenEndpoint::start(&run.path("")) else { return };
+    let key_file = run.path("sa.json").to_string_lossy().into_owned();
+    let run = Run { v: run.v.env("GOOGLE_APPLICATION_CREDENTIALS", &key_file) };
+    let repo = format!("gs://{}/vdr?endpoint={url}&create_bucket=true", unique("vdr-sa-"));
+    let snap = run.init_and_back_up(&repo);
+    run.restore_and_verify(&repo, &snap, "restored", &[]);
+    let (issued, refused) = tokens.stats();
+    assert_eq!(refused, 0, "every assertion was well formed and correctly signed");
+    assert!(issued >= 1, "the key was exchanged for a token");
+    // One exchange per plugin instance (four commands, a few instances
+    // each), not one per request (dozens per command).
+    assert!(issued <= 12, "{issued} token exchanges");
+
+    let foreign = run.path("foreign.json").to_string_lossy().into_owned();
+    let run = Run { v: run.v.env("GOOGLE_APPLICATION_CREDENTIALS", &foreign) };
+    let out = run.vdr(&["snapshots", "--repo", &repo]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("service-account key") && stderr.contains("HTTP 400"), "{stderr}");
+    assert!(!stderr.contains("PRIVATE KEY"), "the key file is never quoted: {stderr}");
+    assert_eq!(tokens.stats().1, 1, "the foreign key's assertion was refused");
+}
+
 #[test]
 fn azure_round_trip_on_azurite() {
     let Some(url) = endpoint("AZURE") else { return };
