@@ -1,7 +1,9 @@
 //! A fault-injecting HTTP/1.1 proxy on loopback, for reliability tests: a
 //! fraction of requests is dropped, answered 500, answered slowly or (GETs)
 //! has its response body cut short (Content-Length kept, so the client must
-//! notice).
+//! notice). In [`FaultProxy::relabelling`] mode, the first answer to every
+//! ranged GET is cut in half under a rewritten Content-Length instead: a
+//! short body that looks complete, as a broken middlebox would send it.
 //!
 //! One request per connection: the proxy asks the upstream to close after
 //! answering (`Connection: close`), reads the whole answer and tells the
@@ -9,10 +11,11 @@
 //! Bounded: at most `MAX_CONNS` connections at once, and it stops when
 //! dropped or after `LIFETIME`.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const MAX_CONNS: usize = 64;
@@ -27,6 +30,8 @@ pub struct Counts {
     pub errors_500: AtomicU64,
     pub slow: AtomicU64,
     pub truncated: AtomicU64,
+    /// Short bodies under a rewritten Content-Length (relabelling mode).
+    pub relabelled: AtomicU64,
     /// Request plus response bytes relayed.
     pub bytes: AtomicU64,
 }
@@ -44,12 +49,29 @@ enum Fault {
     Error500,
     Slow,
     Truncate,
+    Relabel,
 }
 
 impl FaultProxy {
     /// Proxy to `upstream` (`127.0.0.1:8333`); `fraction` of requests get a
     /// fault (see `choose`).
     pub fn start(upstream: &str, fraction: f64, seed: u64) -> FaultProxy {
+        FaultProxy::spawn(upstream, fraction, seed, None)
+    }
+
+    /// Proxy to `upstream` that answers the first request for each ranged
+    /// GET (method, path and range) with half the body under a matching
+    /// Content-Length; repeats of the same request pass untouched.
+    pub fn relabelling(upstream: &str) -> FaultProxy {
+        FaultProxy::spawn(upstream, 0.0, 1, Some(Arc::new(Mutex::new(HashSet::new()))))
+    }
+
+    fn spawn(
+        upstream: &str,
+        fraction: f64,
+        seed: u64,
+        seen: Option<Arc<Mutex<HashSet<String>>>>,
+    ) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -72,10 +94,10 @@ impl FaultProxy {
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
                 let roll = (rng >> 11) as f64 / (1u64 << 53) as f64;
-                let (live2, counts3) = (live.clone(), counts2.clone());
+                let (live2, counts3, seen2) = (live.clone(), counts2.clone(), seen.clone());
                 live.fetch_add(1, Ordering::Relaxed);
                 std::thread::spawn(move || {
-                    let _ = serve(client, upstream, roll, fraction, &counts3);
+                    let _ = serve(client, upstream, roll, fraction, &counts3, seen2.as_deref());
                     live2.fetch_sub(1, Ordering::Relaxed);
                 });
             }
@@ -94,6 +116,7 @@ impl FaultProxy {
             + c.errors_500.load(Ordering::Relaxed)
             + c.slow.load(Ordering::Relaxed)
             + c.truncated.load(Ordering::Relaxed)
+            + c.relabelled.load(Ordering::Relaxed)
     }
 }
 
@@ -142,6 +165,21 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<(String, Vec<u8
     Ok((head, body))
 }
 
+/// The head with its Content-Length replaced by `len`.
+fn with_length(head: &str, len: usize) -> String {
+    let lines: Vec<String> = head
+        .trim_end_matches("\r\n")
+        .split("\r\n")
+        .map(|l| match l.split_once(':') {
+            Some((k, _)) if k.trim().eq_ignore_ascii_case("content-length") => {
+                format!("Content-Length: {len}")
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    format!("{}\r\n\r\n", lines.join("\r\n"))
+}
+
 fn header<'a>(lower_head: &'a str, name: &str) -> Option<&'a str> {
     lower_head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
@@ -187,12 +225,23 @@ fn serve(
     roll: f64,
     fraction: f64,
     counts: &Counts,
+    seen: Option<&Mutex<HashSet<String>>>,
 ) -> std::io::Result<()> {
     client.set_read_timeout(Some(IO_TIMEOUT))?;
     client.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let (head, body) = read_request(&mut reader)?;
-    let fault = choose(roll, fraction, head.starts_with("GET "));
+    let lower = head.to_ascii_lowercase();
+    let first_ranged_get = |seen: &Mutex<HashSet<String>>| {
+        let range = header(&lower, "range").filter(|_| head.starts_with("GET "));
+        let line = head.lines().next().unwrap_or("");
+        range.is_some_and(|r| seen.lock().unwrap().insert(format!("{line} {r}")))
+    };
+    let fault = match seen {
+        Some(seen) if first_ranged_get(seen) => Fault::Relabel,
+        Some(_) => Fault::None,
+        None => choose(roll, fraction, head.starts_with("GET ")),
+    };
     counts.requests.fetch_add(1, Ordering::Relaxed);
     let mut client = client;
     match fault {
@@ -215,7 +264,7 @@ fn serve(
             counts.slow.fetch_add(1, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(800));
         }
-        Fault::None | Fault::Truncate => {}
+        Fault::None | Fault::Truncate | Fault::Relabel => {}
     }
     let mut up = TcpStream::connect_timeout(&upstream, IO_TIMEOUT)?;
     up.set_read_timeout(Some(IO_TIMEOUT))?;
@@ -226,7 +275,15 @@ fn serve(
     counts.bytes.fetch_add((head.len() + body.len() + answer.len()) as u64, Ordering::Relaxed);
     let split = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(answer.len(), |p| p + 4);
     let (rhead, rbody) = answer.split_at(split);
-    let rhead = closing(&String::from_utf8_lossy(rhead));
+    let mut rhead = closing(&String::from_utf8_lossy(rhead));
+    let mut rbody = rbody;
+    if let Fault::Relabel = fault
+        && rbody.len() > 1
+    {
+        counts.relabelled.fetch_add(1, Ordering::Relaxed);
+        rbody = &rbody[..rbody.len() / 2];
+        rhead = with_length(&rhead, rbody.len());
+    }
     client.write_all(rhead.as_bytes())?;
     match fault {
         // Half the body under the original Content-Length, then close.

@@ -274,8 +274,7 @@ fn azure_round_trip_on_azurite() {
 
 /// s3 plugin -> fault proxy -> SeaweedFS: drops, 500s, slow answers and
 /// bodies cut short under their Content-Length, all retried by the host.
-/// (A body cut short *and* its Content-Length rewritten reaches the
-/// repository intact-looking; age's authentication rejects it there.)
+/// (Bodies cut short under a rewritten Content-Length: the next test.)
 #[test]
 fn backup_restore_and_check_survive_a_faulty_network() {
     let Some(url) = endpoint("S3_SEAWEED") else { return };
@@ -306,6 +305,32 @@ fn backup_restore_and_check_survive_a_faulty_network() {
     ] {
         assert!(n.load(Ordering::Relaxed) > 0, "no {what} fault injected: {c:?}");
     }
+}
+
+/// A body cut short under a rewritten Content-Length looks complete to
+/// HTTP: the repository sees a pack read shorter than its index entry and
+/// fetches it again, so restore, verify and `check --read-data` succeed.
+#[test]
+fn short_bodies_that_look_complete_are_fetched_again() {
+    let Some(url) = endpoint("S3_SEAWEED") else { return };
+    let bucket = unique("vdr-relabel-");
+    let options = serde_json::json!({
+        "bucket": bucket, "prefix": "r", "region": "us-east-1", "create-bucket": "true",
+    });
+    let secrets = vec![
+        ("access-key-id", required("S3_SEAWEED_ACCESS_KEY")),
+        ("secret-access-key", required("S3_SEAWEED_SECRET_KEY")),
+    ];
+    open_store("s3", &url, options, secrets).list("", None, 1).expect("bucket made");
+    let proxy = FaultProxy::relabelling(url.trim_start_matches("http://"));
+    let repo = format!("s3://{bucket}/r?endpoint={}", proxy.url());
+    let run = Run::new(seaweed_env());
+    let snap = run.init_and_back_up(&repo);
+    run.restore_and_verify(&repo, &snap, "restored", &[]);
+    let check = run.json(&["check", "--repo", &repo, "--read-data"]);
+    assert_eq!(check["problems"].as_array().map(|p| p.len()), Some(0), "{check}");
+    let relabelled = proxy.counts.relabelled.load(Ordering::Relaxed);
+    assert!(relabelled > 0, "no short body was sent: {:?}", proxy.counts);
 }
 
 /// Backup and restore throughput to SeaweedFS against the `fs` repository

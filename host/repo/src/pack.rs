@@ -319,14 +319,28 @@ impl PackReader {
     }
 }
 
+/// Ranged reads of a pack whose answer is shorter than asked are fetched
+/// again before the pack is called damaged: a proxy or a dropped connection
+/// can deliver a short body that looks complete.
+const SHORT_READ_ATTEMPTS: u32 = 3;
+
 fn get(store: &dyn ObjectStore, name: &str, start: u64, length: u64) -> Result<Vec<u8>> {
     let name = name.strip_prefix("pack ").unwrap_or(name);
-    let bytes = store.get(name, Some(ByteRange { start, length }), None)?;
-    if bytes.len() as u64 != length {
-        return Err(Error::new(
-            vdr_model::ErrorKind::Protocol,
-            format!("repository object {name} is damaged: pack is shorter than the index says"),
-        ));
+    for attempt in 1..=SHORT_READ_ATTEMPTS {
+        let bytes = store.get(name, Some(ByteRange { start, length }), None)?;
+        if bytes.len() as u64 == length {
+            return Ok(bytes);
+        }
+        tracing::warn!(
+            "{name}: asked for {length} bytes at {start}, got {} (attempt {attempt} of {SHORT_READ_ATTEMPTS})",
+            bytes.len()
+        );
     }
-    Ok(bytes)
+    Err(Error::new(
+        vdr_model::ErrorKind::Protocol,
+        format!(
+            "repository object {name} is damaged: pack is shorter than the index says \
+             ({SHORT_READ_ATTEMPTS} reads); run `vdr check --read-data`"
+        ),
+    ))
 }
