@@ -272,29 +272,35 @@ fn azure_round_trip_on_azurite() {
     run.restore_and_verify(&repo, &snap, "restored", &[]);
 }
 
-/// s3 plugin -> fault proxy -> SeaweedFS: drops, 500s, slow answers and
-/// bodies cut short under their Content-Length, all retried by the host.
-/// (Bodies cut short under a rewritten Content-Length: the next test.)
-#[test]
-fn backup_restore_and_check_survive_a_faulty_network() {
-    let Some(url) = endpoint("S3_SEAWEED") else { return };
-    let bucket = unique("vdr-faults-");
+/// Through `proxy` in front of SeaweedFS, on a fresh bucket: init, backup,
+/// restore, verify and `check --read-data` all succeed. Returns the proxy
+/// for its counts.
+fn round_trip_through(url: &str, proxy: FaultProxy) -> FaultProxy {
+    let bucket = unique("vdr-proxied-");
     let options = serde_json::json!({
-        "bucket": bucket, "prefix": "f", "region": "us-east-1", "create-bucket": "true",
+        "bucket": bucket, "prefix": "p", "region": "us-east-1", "create-bucket": "true",
     });
     let secrets = vec![
         ("access-key-id", required("S3_SEAWEED_ACCESS_KEY")),
         ("secret-access-key", required("S3_SEAWEED_SECRET_KEY")),
     ];
-    let store = open_store("s3", &url, options, secrets);
-    store.list("", None, 1).expect("bucket made");
-    let proxy = FaultProxy::start(url.trim_start_matches("http://"), 0.2, 42);
-    let repo = format!("s3://{bucket}/f?endpoint={}", proxy.url());
+    open_store("s3", url, options, secrets).list("", None, 1).expect("bucket made");
+    let repo = format!("s3://{bucket}/p?endpoint={}", proxy.url());
     let run = Run::new(seaweed_env());
     let snap = run.init_and_back_up(&repo);
     run.restore_and_verify(&repo, &snap, "restored", &[]);
     let check = run.json(&["check", "--repo", &repo, "--read-data"]);
     assert_eq!(check["problems"].as_array().map(|p| p.len()), Some(0), "{check}");
+    proxy
+}
+
+/// s3 plugin -> fault proxy -> SeaweedFS: drops, 500s, slow answers and
+/// bodies cut short under their Content-Length, all retried by the host.
+#[test]
+fn backup_restore_and_check_survive_a_faulty_network() {
+    let Some(url) = endpoint("S3_SEAWEED") else { return };
+    let proxy = FaultProxy::start(url.trim_start_matches("http://"), 0.2, 42);
+    let proxy = round_trip_through(&url, proxy);
     let c = &proxy.counts;
     eprintln!("fault proxy: {c:?}");
     for (what, n) in [
@@ -313,22 +319,8 @@ fn backup_restore_and_check_survive_a_faulty_network() {
 #[test]
 fn short_bodies_that_look_complete_are_fetched_again() {
     let Some(url) = endpoint("S3_SEAWEED") else { return };
-    let bucket = unique("vdr-relabel-");
-    let options = serde_json::json!({
-        "bucket": bucket, "prefix": "r", "region": "us-east-1", "create-bucket": "true",
-    });
-    let secrets = vec![
-        ("access-key-id", required("S3_SEAWEED_ACCESS_KEY")),
-        ("secret-access-key", required("S3_SEAWEED_SECRET_KEY")),
-    ];
-    open_store("s3", &url, options, secrets).list("", None, 1).expect("bucket made");
-    let proxy = FaultProxy::relabelling(url.trim_start_matches("http://"));
-    let repo = format!("s3://{bucket}/r?endpoint={}", proxy.url());
-    let run = Run::new(seaweed_env());
-    let snap = run.init_and_back_up(&repo);
-    run.restore_and_verify(&repo, &snap, "restored", &[]);
-    let check = run.json(&["check", "--repo", &repo, "--read-data"]);
-    assert_eq!(check["problems"].as_array().map(|p| p.len()), Some(0), "{check}");
+    let proxy =
+        round_trip_through(&url, FaultProxy::relabelling(url.trim_start_matches("http://")));
     let relabelled = proxy.counts.relabelled.load(Ordering::Relaxed);
     assert!(relabelled > 0, "no short body was sent: {:?}", proxy.counts);
 }
