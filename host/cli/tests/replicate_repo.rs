@@ -197,3 +197,61 @@ fn points_longer_than_a_chunk_are_applied_whole() {
     assert!(n(&c2, "blobs_read") * 2 < n(&c2, "stream_blobs"), "{c2}");
     r.verify(&s2);
 }
+
+/// A shipping round killed while it writes leaves the standby behind the
+/// new snapshot, never ahead of it: its state only advances once the
+/// collection is applied, so running the round again converges.
+#[test]
+fn a_killed_shipping_round_converges_when_run_again() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let r = Run::new();
+    r.ok(&[
+        "collection",
+        "create",
+        "--db",
+        "local://./a",
+        "--collection",
+        "docs",
+        "--sample",
+        "20000",
+        "--dim",
+        "64",
+    ]);
+    r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
+    r.backup();
+    r.round();
+    r.ok(&["collection", "mutate", "--db", "local://./a", "-c", "docs", "--fraction", "0.3"]);
+    {
+        let mut db = r.database("a");
+        db.delete_points("docs", &[PointId::Num(5), PointId::Num(19_999)]).unwrap();
+        db.flush("docs").unwrap();
+    }
+    let s2 = r.backup();
+
+    let log = r.path("b/docs/points.log");
+    let before = std::fs::metadata(&log).unwrap().len();
+    let mut child = r
+        .cmd(&["replicate", "--from-repo", "fs://./repo", "--to", "local://./b", "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the standby's log grows: somewhere inside the apply.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::metadata(&log).unwrap().len() == before && child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the round never wrote");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let finished = child.try_wait().unwrap().is_some();
+    let _ = child.kill();
+    child.wait().unwrap();
+    eprintln!("killed {} the round finished", if finished { "after" } else { "before" });
+
+    let again = r.round();
+    assert_eq!(again["snapshot"].as_str(), Some(s2.as_str()), "{again}");
+    assert_eq!(n(&again, "points_deleted"), 2, "{again}");
+    r.verify(&s2);
+    let idle = r.round();
+    assert_eq!((n(&idle, "blobs_read"), n(&idle, "points_upserted")), (0, 0), "{idle}");
+}
