@@ -5,8 +5,8 @@ use serde::Deserialize;
 use vdr_plugin_sdk::http::{Request, Response};
 use vdr_plugin_sdk::{Error, Result};
 
-use crate::encode::encode;
 use crate::sharedkey::SharedKey;
+use vdr_plugin_sdk::http::{percent_encode, percent_encode_path};
 use vdr_plugin_sdk::time;
 
 /// Blob service REST version sent with every request.
@@ -43,14 +43,14 @@ impl Client {
         mut headers: Vec<(String, String)>,
         body: Vec<u8>,
     ) -> Result<Response> {
-        let mut path = format!("/{}", encode(&self.container, false));
+        let mut path = format!("/{}", percent_encode(&self.container));
         if let Some(b) = blob {
-            path = format!("{path}/{}", encode(b, true));
+            path = format!("{path}/{}", percent_encode_path(b));
         }
         headers.push(("x-ms-date".into(), time::http_date(time::now_secs())));
         headers.push(("x-ms-version".into(), API_VERSION.into()));
         let mut params: Vec<String> =
-            query.iter().map(|(k, v)| format!("{k}={}", encode(v, false))).collect();
+            query.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect();
         match &self.auth {
             Auth::SharedKey(key) => {
                 let full_path = format!("{}{path}", self.base_path);

@@ -8,7 +8,6 @@
 //!   current blob, with an empty version id) and `get` reads `?snapshot=`.
 
 mod client;
-mod encode;
 mod multipart;
 mod sharedkey;
 mod xml;

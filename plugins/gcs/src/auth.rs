@@ -15,7 +15,7 @@ use sha2::Sha256;
 use vdr_plugin_sdk::http::Request;
 use vdr_plugin_sdk::{Config, Error, Result};
 
-use crate::encode::encode;
+use vdr_plugin_sdk::http::percent_encode;
 use vdr_plugin_sdk::time::now_secs;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
@@ -105,7 +105,7 @@ impl ServiceAccount {
         let signature = URL_SAFE_NO_PAD.encode(self.key.sign(signing_input.as_bytes()).to_bytes());
         let body = format!(
             "grant_type={}&assertion={signing_input}.{signature}",
-            encode("urn:ietf:params:oauth:grant-type:jwt-bearer")
+            percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer")
         );
         let response = Request::post(&self.token_uri)
             .header("content-type", "application/x-www-form-urlencoded")

@@ -6,7 +6,7 @@ use vdr_plugin_sdk::http::{Request, Response, classify_status, prefix_error};
 use vdr_plugin_sdk::{Error, Result};
 
 use crate::auth::Auth;
-use crate::encode::encode;
+use vdr_plugin_sdk::http::percent_encode;
 
 pub struct Client {
     pub endpoint: String,
@@ -17,17 +17,17 @@ pub struct Client {
 impl Client {
     /// `.../storage/v1/b/{bucket}` (the bucket resource).
     pub fn bucket_url(&self) -> String {
-        format!("{}/storage/v1/b/{}", self.endpoint, encode(&self.bucket))
+        format!("{}/storage/v1/b/{}", self.endpoint, percent_encode(&self.bucket))
     }
 
     /// `.../storage/v1/b/{bucket}/o/{name}` (object metadata and media).
     pub fn object_url(&self, name: &str) -> String {
-        format!("{}/o/{}", self.bucket_url(), encode(name))
+        format!("{}/o/{}", self.bucket_url(), percent_encode(name))
     }
 
     /// `.../upload/storage/v1/b/{bucket}/o` (uploads).
     pub fn upload_url(&self) -> String {
-        format!("{}/upload/storage/v1/b/{}/o", self.endpoint, encode(&self.bucket))
+        format!("{}/upload/storage/v1/b/{}/o", self.endpoint, percent_encode(&self.bucket))
     }
 
     pub fn send(&self, request: Request) -> Result<Response> {

@@ -1,24 +1,14 @@
-//! Percent-encoding of object names and query values: everything but
-//! `A-Za-z0-9-_.~` (GCS wants `/` in object names encoded too).
+//! Query strings. Object names and values are percent-encoded whole (GCS
+//! wants `/` in object names encoded too).
 
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+use vdr_plugin_sdk::http::percent_encode;
 
 /// `?k=v&...` (or "" when empty), values encoded.
 pub fn query(pairs: &[(&str, &str)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let joined: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let joined: Vec<String> =
+        pairs.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect();
     format!("?{}", joined.join("&"))
 }

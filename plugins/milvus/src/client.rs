@@ -4,7 +4,7 @@
 //! contract's errors.
 
 use serde_json::{Value, json};
-use vdr_plugin_sdk::http::{Request, prefix_error};
+use vdr_plugin_sdk::http::{Request, percent_encode, prefix_error};
 use vdr_plugin_sdk::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Api {
             (Version::V1, Op::List) => Request::get(url),
             (Version::V1, Op::Describe) => {
                 let name = body["collectionName"].as_str().unwrap_or_default();
-                Request::get(format!("{url}?collectionName={}", encode_query(name)))
+                Request::get(format!("{url}?collectionName={}", percent_encode(name)))
             }
             _ => Request::post(url).json(&body)?,
         };
@@ -142,19 +142,6 @@ pub fn classify(code: i64, message: &str) -> Error {
         _ if lower.contains("invalid") || lower.contains("not allowed") => Error::InvalidInput(m),
         _ => Error::Internal(m),
     }
-}
-
-/// Percent-encode a query parameter value.
-fn encode_query(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A primary key as Milvus returns it (Int64 keys come back as strings).

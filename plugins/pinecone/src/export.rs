@@ -7,8 +7,9 @@
 use serde_json::{Value, json};
 use vdr_plugin_sdk::prelude::*;
 
-use crate::client::{Client, encode};
+use crate::client::Client;
 use crate::records;
+use vdr_plugin_sdk::http::percent_encode;
 
 const PAGE: u32 = 100;
 
@@ -49,9 +50,10 @@ impl ListCursor {
     }
 
     fn load(&mut self) -> Result<()> {
-        let mut path = format!("/vectors/list?namespace={}&limit={PAGE}", encode(&self.namespace));
+        let mut path =
+            format!("/vectors/list?namespace={}&limit={PAGE}", percent_encode(&self.namespace));
         if let Some(t) = &self.page_token {
-            path.push_str(&format!("&paginationToken={}", encode(t)));
+            path.push_str(&format!("&paginationToken={}", percent_encode(t)));
         }
         let page = self.client.call("GET", &path, None, "list vector ids")?;
         self.ids = page
@@ -66,9 +68,9 @@ impl ListCursor {
     }
 
     fn fetch(&self, ids: &[String]) -> Result<Vec<Point>> {
-        let mut path = format!("/vectors/fetch?namespace={}", encode(&self.namespace));
+        let mut path = format!("/vectors/fetch?namespace={}", percent_encode(&self.namespace));
         for id in ids {
-            path.push_str(&format!("&ids={}", encode(id)));
+            path.push_str(&format!("&ids={}", percent_encode(id)));
         }
         let r = self.client.call("GET", &path, None, "fetch vectors")?;
         let found = r.get("vectors").and_then(Value::as_object).cloned().unwrap_or_default();

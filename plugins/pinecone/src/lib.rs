@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vdr_plugin_sdk::prelude::*;
 
-use crate::client::{Client, encode};
+use crate::client::Client;
+use vdr_plugin_sdk::http::percent_encode;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -66,14 +67,14 @@ impl Pinecone {
     }
 
     fn namespace(&self, name: &str) -> Result<Value> {
-        let path = format!("/namespaces/{}", encode(name));
+        let path = format!("/namespaces/{}", percent_encode(name));
         self.data.call("GET", &path, None, &format!("namespace {name}"))
     }
 
     /// The control plane's description of the index, if configured.
     fn describe_index(&self) -> Result<Option<Value>> {
         let Some((control, index)) = &self.control else { return Ok(None) };
-        let path = format!("/indexes/{}", encode(index));
+        let path = format!("/indexes/{}", percent_encode(index));
         control.call("GET", &path, None, "describe index").map(Some)
     }
 
@@ -127,7 +128,7 @@ impl DatabasePlugin for Pinecone {
         loop {
             let mut path = "/namespaces?limit=100".to_string();
             if let Some(t) = &token {
-                path.push_str(&format!("&paginationToken={}", encode(t)));
+                path.push_str(&format!("&paginationToken={}", percent_encode(t)));
             }
             let page = self.data.call("GET", &path, None, "list namespaces")?;
             if let Some(ns) = page.get("namespaces").and_then(Value::as_array) {
@@ -241,9 +242,9 @@ impl DatabasePlugin for Pinecone {
     fn fetch(&mut self, collection: &str, ids: Vec<PointId>) -> Result<Vec<Point>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(100) {
-            let mut path = format!("/vectors/fetch?namespace={}", encode(collection));
+            let mut path = format!("/vectors/fetch?namespace={}", percent_encode(collection));
             for id in chunk {
-                path.push_str(&format!("&ids={}", encode(&records::id_text(id))));
+                path.push_str(&format!("&ids={}", percent_encode(&records::id_text(id))));
             }
             let r = self.data.call("GET", &path, None, "fetch")?;
             if let Some(found) = r.get("vectors").and_then(Value::as_object) {
@@ -306,7 +307,7 @@ impl DatabasePlugin for Pinecone {
     }
 
     fn drop_collection(&mut self, name: &str) -> Result<()> {
-        let path = format!("/namespaces/{}", encode(name));
+        let path = format!("/namespaces/{}", percent_encode(name));
         self.data.call("DELETE", &path, None, &format!("delete namespace {name}")).map(|_| ())
     }
 }

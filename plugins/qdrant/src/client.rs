@@ -2,7 +2,7 @@
 //! header and the error mapping are applied once.
 
 use serde_json::Value;
-use vdr_plugin_sdk::http::{Request, Response, classify_status, prefix_error};
+use vdr_plugin_sdk::http::{Request, Response, classify_status, percent_encode, prefix_error};
 use vdr_plugin_sdk::prelude::*;
 
 #[derive(Clone)]
@@ -18,7 +18,7 @@ impl Client {
 
     /// `/collections/{name}` with the name percent-encoded.
     pub fn collection_path(name: &str) -> String {
-        format!("/collections/{}", encode(name))
+        format!("/collections/{}", percent_encode(name))
     }
 
     pub fn request(&self, method: &str, path: &str) -> Request {
@@ -67,17 +67,4 @@ pub fn check(response: Response, context: &str) -> Result<Response> {
     let e = classify_status(response.status, message.as_bytes())
         .unwrap_or_else(|| Error::Internal(format!("HTTP {}: {message}", response.status)));
     Err(prefix_error(context, e))
-}
-
-/// Percent-encode a path segment (collection and snapshot names).
-pub fn encode(segment: &str) -> String {
-    let mut out = String::new();
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -4,7 +4,8 @@
 use serde_json::Value;
 use vdr_plugin_sdk::prelude::*;
 
-use crate::client::{Client, check, encode};
+use crate::client::{Client, check};
+use vdr_plugin_sdk::http::percent_encode;
 
 /// Largest range asked for in one request (bounded by the host's response cap).
 const MAX_RANGE: u32 = 8 << 20;
@@ -28,7 +29,7 @@ impl SnapshotReader {
             .and_then(Value::as_str)
             .ok_or_else(|| Error::Internal(format!("snapshot without a name: {snap}")))?;
         let size = snap.get("size").and_then(Value::as_u64).unwrap_or(0);
-        let path = format!("{base}/{}", encode(name));
+        let path = format!("{base}/{}", percent_encode(name));
         Ok(SnapshotReader { client, path, size, offset: 0, deleted: false })
     }
 

@@ -3,10 +3,11 @@
 use vdr_plugin_sdk::http::{Request, Response};
 use vdr_plugin_sdk::{Error, Result};
 
-use crate::encode::{canonical_query, uri_encode};
+use crate::encode::canonical_query;
 use crate::sigv4::{self, Credentials, Signable, UNSIGNED_PAYLOAD};
 use crate::time;
 use crate::xml::{self, S3Error};
+use vdr_plugin_sdk::http::{percent_encode, percent_encode_path};
 
 pub struct Client {
     https: bool,
@@ -65,9 +66,9 @@ impl Client {
 
     /// Host and encoded path of the bucket (`key: None`) or an object.
     fn locate(&self, key: Option<&str>) -> (String, String) {
-        let key = key.map(|k| uri_encode(k, true));
+        let key = key.map(percent_encode_path);
         if self.path_style {
-            let mut path = format!("{}/{}", self.base_path, uri_encode(&self.bucket, false));
+            let mut path = format!("{}/{}", self.base_path, percent_encode(&self.bucket));
             if let Some(k) = key {
                 path = format!("{path}/{k}");
             }

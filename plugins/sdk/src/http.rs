@@ -10,6 +10,30 @@ use serde::de::DeserializeOwned;
 use crate::bindings::storage::vdr::plugin::host::{self, HttpError, HttpRequest, HttpResponse};
 use crate::{Error, Result};
 
+/// Percent-encode a path segment or query value (RFC 3986): every byte but
+/// the unreserved `A-Z a-z 0-9 - _ . ~` becomes `%XX` with upper-case hex,
+/// which is also the encoding AWS SigV4 signs.
+pub fn percent_encode(text: &str) -> String {
+    encode_except(text, b"")
+}
+
+/// [`percent_encode`] that keeps `/`: object keys used as URL paths.
+pub fn percent_encode_path(text: &str) -> String {
+    encode_except(text, b"/")
+}
+
+fn encode_except(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Longest excerpt of a response body quoted in an error message.
 const BODY_EXCERPT_CHARS: usize = 300;
 

@@ -61,16 +61,3 @@ pub fn check(response: Response, context: &str) -> Result<Response> {
     };
     Err(prefix_error(context, e))
 }
-
-/// Percent-encode a query value or path segment.
-pub fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}

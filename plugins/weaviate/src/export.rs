@@ -4,8 +4,9 @@
 use serde_json::Value;
 use vdr_plugin_sdk::prelude::*;
 
-use crate::client::{Client, encode};
+use crate::client::Client;
 use crate::objects;
+use vdr_plugin_sdk::http::percent_encode;
 
 /// Largest page asked for (Weaviate's default QUERY_MAXIMUM_RESULTS is 10000).
 const MAX_PAGE: u32 = 1000;
@@ -25,13 +26,15 @@ impl ObjectCursor {
 
     /// One page of at most `limit` objects after `after`.
     pub fn page(&self, limit: u32) -> Result<Vec<Point>> {
-        let mut path =
-            format!("/v1/objects?class={}&limit={limit}&include=vector", encode(&self.class));
+        let mut path = format!(
+            "/v1/objects?class={}&limit={limit}&include=vector",
+            percent_encode(&self.class)
+        );
         if let Some(a) = &self.after {
-            path.push_str(&format!("&after={}", encode(a)));
+            path.push_str(&format!("&after={}", percent_encode(a)));
         }
         if let Some(t) = &self.tenant {
-            path.push_str(&format!("&tenant={}", encode(t)));
+            path.push_str(&format!("&tenant={}", percent_encode(t)));
         }
         let r = self.client.call("GET", &path, None, "list objects")?;
         r.get("objects")

@@ -12,8 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vdr_plugin_sdk::prelude::*;
 
-use crate::client::{Client, encode};
+use crate::client::Client;
 use crate::schema::class_name;
+use vdr_plugin_sdk::http::percent_encode;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -35,7 +36,7 @@ impl Weaviate {
     /// The class definition; not-found if absent.
     fn class(&self, collection: &str) -> Result<(String, Value)> {
         let class = class_name(collection)?;
-        let path = format!("/v1/schema/{}", encode(&class));
+        let path = format!("/v1/schema/{}", percent_encode(&class));
         let def = self.client.call("GET", &path, None, &format!("collection {collection}"))?;
         Ok((class, def))
     }
@@ -45,9 +46,10 @@ impl Weaviate {
     }
 
     fn object_path(&self, class: &str, id: &str) -> String {
-        let mut p = format!("/v1/objects/{}/{}?include=vector", encode(class), encode(id));
+        let mut p =
+            format!("/v1/objects/{}/{}?include=vector", percent_encode(class), percent_encode(id));
         if let Some(t) = &self.tenant {
-            p.push_str(&format!("&tenant={}", encode(t)));
+            p.push_str(&format!("&tenant={}", percent_encode(t)));
         }
         p
     }
@@ -113,7 +115,7 @@ impl DatabasePlugin for Weaviate {
         let body = schema::class_body(&schema, &class, self.tenant.is_some())?;
         self.client.call("POST", "/v1/schema", Some(&body), &format!("create class {class}"))?;
         if let Some(t) = &self.tenant {
-            let path = format!("/v1/schema/{}/tenants", encode(&class));
+            let path = format!("/v1/schema/{}/tenants", percent_encode(&class));
             self.client.call("POST", &path, Some(&json!([{ "name": t }])), "add tenant")?;
         }
         Ok(())
@@ -196,7 +198,7 @@ impl DatabasePlugin for Weaviate {
     /// Weaviate deletes an absent class without complaint: look first.
     fn drop_collection(&mut self, name: &str) -> Result<()> {
         let (class, _) = self.class(name)?;
-        let path = format!("/v1/schema/{}", encode(&class));
+        let path = format!("/v1/schema/{}", percent_encode(&class));
         self.client.call("DELETE", &path, None, &format!("drop class {class}")).map(|_| ())
     }
 }
