@@ -345,29 +345,14 @@ impl Database for MappedDatabase<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vdr_model::{ElementType, NamedVector, VectorData, VectorField};
+    use vdr_model::{NamedVector, VectorData, VectorField};
 
     fn field(name: &str, kind: VectorKind, metric: Metric) -> VectorField {
-        VectorField {
-            name: name.into(),
-            kind,
-            dimension: 2,
-            metric,
-            element_type: ElementType::Float32,
-        }
+        VectorField::new(name, kind, 2, metric)
     }
 
     fn schema(vectors: Vec<VectorField>) -> CollectionSchema {
-        CollectionSchema {
-            name: "docs".into(),
-            engine: "qdrant".into(),
-            engine_version: String::new(),
-            vectors,
-            payload_indexes: vec![],
-            shards: 1,
-            replicas: 1,
-            engine_config: None,
-        }
+        CollectionSchema { engine: "qdrant".into(), ..CollectionSchema::new("docs", vectors) }
     }
 
     fn two_dense() -> CollectionSchema {

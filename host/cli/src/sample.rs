@@ -5,8 +5,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vdr_model::{
-    CollectionSchema, ElementType, Metric, NamedVector, Point, PointId, SparseVector, VectorData,
-    VectorField, VectorKind,
+    CollectionSchema, Metric, NamedVector, Point, PointId, SparseVector, VectorData, VectorField,
+    VectorKind,
 };
 
 pub struct SampleSpec {
@@ -56,41 +56,14 @@ const WORDS: &[&str] = &[
 ];
 
 pub fn schema(name: &str, spec: &SampleSpec) -> CollectionSchema {
-    let mut vectors = vec![VectorField {
-        name: String::new(),
-        kind: VectorKind::Dense,
-        dimension: spec.dim,
-        metric: spec.metric,
-        element_type: ElementType::Float32,
-    }];
+    let mut vectors = vec![VectorField::dense(spec.dim, spec.metric)];
     if spec.sparse {
-        vectors.push(VectorField {
-            name: "sparse".into(),
-            kind: VectorKind::Sparse,
-            dimension: 0,
-            metric: Metric::Dot,
-            element_type: ElementType::Float32,
-        });
+        vectors.push(VectorField::new("sparse", VectorKind::Sparse, 0, Metric::Dot));
     }
     if spec.multi {
-        vectors.push(VectorField {
-            name: "multi".into(),
-            kind: VectorKind::Multi,
-            dimension: 16,
-            metric: Metric::Cosine,
-            element_type: ElementType::Float32,
-        });
+        vectors.push(VectorField::new("multi", VectorKind::Multi, 16, Metric::Cosine));
     }
-    CollectionSchema {
-        name: name.to_string(),
-        engine: String::new(),
-        engine_version: String::new(),
-        vectors,
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
-    }
+    CollectionSchema::new(name, vectors)
 }
 
 /// Generates records `start..start+count` deterministically from the seed.

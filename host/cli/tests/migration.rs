@@ -8,8 +8,8 @@ mod common;
 use common::Vdr;
 
 use vdr_model::{
-    CollectionSchema, Database, ElementType, Metric, NamedVector, Point, PointId, VectorData,
-    VectorField, VectorKind,
+    CollectionSchema, Database, Metric, NamedVector, Point, PointId, VectorData, VectorField,
+    VectorKind,
 };
 use vdr_runtime::Grant;
 
@@ -91,26 +91,15 @@ fn open(plugin: &str, grant: Grant) -> Box<dyn Database> {
 }
 
 fn field(name: &str, metric: Metric) -> VectorField {
-    VectorField {
-        name: name.into(),
-        kind: VectorKind::Dense,
-        dimension: 8,
-        metric,
-        element_type: ElementType::Float32,
-    }
+    VectorField::new(name, VectorKind::Dense, 8, metric)
 }
 
 /// A collection with two named dense vectors and nested payloads.
 fn fill_two_vectors(db: &mut dyn Database, name: &str, engine: &str, ids: fn(u64) -> PointId) {
+    let vectors = vec![field("text", Metric::Cosine), field("image", Metric::Euclidean)];
     db.create_collection(&CollectionSchema {
-        name: name.into(),
         engine: engine.into(),
-        engine_version: String::new(),
-        vectors: vec![field("text", Metric::Cosine), field("image", Metric::Euclidean)],
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
+        ..CollectionSchema::new(name, vectors)
     })
     .unwrap();
     // Distinct pseudo-random vectors: ties would make recall ambiguous.

@@ -65,6 +65,24 @@ pub struct VectorField {
     pub element_type: ElementType,
 }
 
+impl VectorField {
+    /// A field of float32 elements.
+    pub fn new(name: &str, kind: VectorKind, dimension: u32, metric: Metric) -> VectorField {
+        VectorField {
+            name: name.to_string(),
+            kind,
+            dimension,
+            metric,
+            element_type: ElementType::Float32,
+        }
+    }
+
+    /// The unnamed dense field of a single-vector collection.
+    pub fn dense(dimension: u32, metric: Metric) -> VectorField {
+        VectorField::new("", VectorKind::Dense, dimension, metric)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayloadIndex {
     pub field: String,
@@ -86,6 +104,22 @@ pub struct CollectionSchema {
 }
 
 impl CollectionSchema {
+    /// A collection of `vectors` and nothing engine-specific: no engine
+    /// name or version, no payload indexes or engine config, one shard and
+    /// one replica.
+    pub fn new(name: &str, vectors: Vec<VectorField>) -> CollectionSchema {
+        CollectionSchema {
+            name: name.to_string(),
+            engine: String::new(),
+            engine_version: String::new(),
+            vectors,
+            payload_indexes: vec![],
+            shards: 1,
+            replicas: 1,
+            engine_config: None,
+        }
+    }
+
     pub fn vector(&self, name: &str) -> Option<&VectorField> {
         self.vectors.iter().find(|v| v.name == name)
     }

@@ -7,20 +7,9 @@ use vdr_replicate::{Options, State, round};
 
 fn schema(name: &str) -> CollectionSchema {
     CollectionSchema {
-        name: name.into(),
         engine: "memory".into(),
         engine_version: "0".into(),
-        vectors: vec![VectorField {
-            name: String::new(),
-            kind: VectorKind::Dense,
-            dimension: 4,
-            metric: Metric::Cosine,
-            element_type: ElementType::Float32,
-        }],
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
+        ..CollectionSchema::new(name, vec![VectorField::dense(4, Metric::Cosine)])
     }
 }
 

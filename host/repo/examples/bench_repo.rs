@@ -124,20 +124,9 @@ fn rand_suffix() -> u64 {
 
 fn schema(name: &str, dim: u32) -> CollectionSchema {
     CollectionSchema {
-        name: name.into(),
         engine: "memory".into(),
         engine_version: "1".into(),
-        vectors: vec![VectorField {
-            name: "".into(),
-            kind: VectorKind::Dense,
-            dimension: dim,
-            metric: Metric::Cosine,
-            element_type: ElementType::Float32,
-        }],
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
+        ..CollectionSchema::new(name, vec![VectorField::dense(dim, Metric::Cosine)])
     }
 }
 

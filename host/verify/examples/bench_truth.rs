@@ -8,10 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 use usearch::{IndexOptions, MetricKind, ScalarKind, new_index};
-use vdr_model::{
-    CollectionSchema, ElementType, Metric, NamedVector, Point, PointId, VectorData, VectorField,
-    VectorKind,
-};
+use vdr_model::{CollectionSchema, Metric, NamedVector, Point, PointId, VectorData, VectorField};
 use vdr_repo::PointObserver;
 use vdr_verify::truth::{Kernel, TopK};
 use vdr_verify::{BaselineObserver, BaselineOptions};
@@ -24,20 +21,9 @@ fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let data: Vec<f32> = (0..n * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
     let schema = CollectionSchema {
-        name: "bench".into(),
         engine: "bench".into(),
         engine_version: "0".into(),
-        vectors: vec![VectorField {
-            name: "".into(),
-            kind: VectorKind::Dense,
-            dimension: dim as u32,
-            metric: Metric::Cosine,
-            element_type: ElementType::Float32,
-        }],
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
+        ..CollectionSchema::new("bench", vec![VectorField::dense(dim as u32, Metric::Cosine)])
     };
     println!("{queries} queries, k={k}, {n} x {dim} f32 (cosine), threads: all cores");
     for (label, budget) in [("in memory", 1usize << 34), ("spilled (64 MiB budget)", 64 << 20)] {

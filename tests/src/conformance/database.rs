@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use vdr_model::canonical::canonical_json;
 use vdr_model::{
-    CollectionSchema, Database, ElementType, ErrorKind, Metric, NamedVector, Point, PointId,
-    SparseVector, VectorData, VectorField, VectorKind,
+    CollectionSchema, Database, ErrorKind, Metric, NamedVector, Point, PointId, SparseVector,
+    VectorData, VectorField, VectorKind,
 };
 
 /// What the engine under test supports and how exactly it stores vectors.
@@ -43,13 +43,7 @@ impl Default for DbCaps {
 pub const DIM: u32 = 8;
 
 pub fn schema(name: &str, caps: &DbCaps) -> CollectionSchema {
-    let field = |name: &str, kind, dimension, metric| VectorField {
-        name: name.to_string(),
-        kind,
-        dimension,
-        metric,
-        element_type: ElementType::Float32,
-    };
+    let field = VectorField::new;
     let mut vectors = vec![field(&caps.vector, VectorKind::Dense, DIM, caps.metric)];
     if caps.named_vectors {
         vectors.push(field("second", VectorKind::Dense, 4, Metric::Dot));
@@ -60,16 +54,7 @@ pub fn schema(name: &str, caps: &DbCaps) -> CollectionSchema {
     if caps.multi {
         vectors.push(field("multi", VectorKind::Multi, 4, Metric::Cosine));
     }
-    CollectionSchema {
-        name: name.to_string(),
-        engine: String::new(),
-        engine_version: String::new(),
-        vectors,
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
-    }
+    CollectionSchema::new(name, vectors)
 }
 
 /// Deterministic points: ids of the kinds the engine supports, every vector

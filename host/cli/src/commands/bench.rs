@@ -9,10 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
-use vdr_model::{
-    CollectionSchema, ElementType, Metric, NamedVector, Point, PointId, VectorData, VectorField,
-    VectorKind,
-};
+use vdr_model::{CollectionSchema, Metric, NamedVector, Point, PointId, VectorData, VectorField};
 use vdr_runtime::{Grant, Runtime, RuntimeOptions};
 
 #[derive(Serialize, Default)]
@@ -90,22 +87,8 @@ fn boundary(records: usize, dim: usize) -> Result<Boundary> {
     })?;
     let grant = Grant { memory_mib: Some(4096), ..Grant::default() };
     let mut db = rt.open_database("example-database", &grant, "bench".into())?;
-    let schema = CollectionSchema {
-        name: "bench".into(),
-        engine: String::new(),
-        engine_version: String::new(),
-        vectors: vec![VectorField {
-            name: String::new(),
-            kind: VectorKind::Dense,
-            dimension: dim as u32,
-            metric: Metric::Cosine,
-            element_type: ElementType::Float32,
-        }],
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
-    };
+    let schema =
+        CollectionSchema::new("bench", vec![VectorField::dense(dim as u32, Metric::Cosine)]);
     db.create_collection(&schema)?;
     let batch: Vec<Point> = (0..records)
         .map(|i| Point {

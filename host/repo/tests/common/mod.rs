@@ -17,20 +17,10 @@ impl Rng {
 
 pub fn schema(name: &str, dim: u32) -> CollectionSchema {
     CollectionSchema {
-        name: name.into(),
         engine: "memory".into(),
         engine_version: "1".into(),
-        vectors: vec![VectorField {
-            name: "".into(),
-            kind: VectorKind::Dense,
-            dimension: dim,
-            metric: Metric::Cosine,
-            element_type: ElementType::Float32,
-        }],
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
         engine_config: Some(r#"{"hnsw":{"m":16}}"#.into()),
+        ..CollectionSchema::new(name, vec![VectorField::dense(dim, Metric::Cosine)])
     }
 }
 
@@ -93,20 +83,8 @@ pub fn mixed_points(n: usize) -> Vec<Point> {
 pub fn mixed_schema(name: &str) -> CollectionSchema {
     let mut s = schema(name, 32);
     s.vectors[0].name = "text".into();
-    s.vectors.push(VectorField {
-        name: "sparse".into(),
-        kind: VectorKind::Sparse,
-        dimension: 0,
-        metric: Metric::Dot,
-        element_type: ElementType::Float32,
-    });
-    s.vectors.push(VectorField {
-        name: "colbert".into(),
-        kind: VectorKind::Multi,
-        dimension: 2,
-        metric: Metric::Dot,
-        element_type: ElementType::Float32,
-    });
+    s.vectors.push(VectorField::new("sparse", VectorKind::Sparse, 0, Metric::Dot));
+    s.vectors.push(VectorField::new("colbert", VectorKind::Multi, 2, Metric::Dot));
     s
 }
 

@@ -2,29 +2,15 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use vdr_model::{
-    CollectionSchema, ElementType, Metric, NamedVector, Point, PointId, VectorData, VectorField,
-    VectorKind,
-};
+use vdr_model::{CollectionSchema, Metric, NamedVector, Point, PointId, VectorData, VectorField};
 use vdr_repo::{CollectionEntry, PointObserver, SourceInfo};
 use vdr_verify::{Baseline, BaselineObserver, BaselineOptions};
 
 pub fn schema(name: &str, dim: u32, metric: Metric) -> CollectionSchema {
     CollectionSchema {
-        name: name.into(),
         engine: "memory".into(),
         engine_version: "0".into(),
-        vectors: vec![VectorField {
-            name: "".into(),
-            kind: VectorKind::Dense,
-            dimension: dim,
-            metric,
-            element_type: ElementType::Float32,
-        }],
-        payload_indexes: vec![],
-        shards: 1,
-        replicas: 1,
-        engine_config: None,
+        ..CollectionSchema::new(name, vec![VectorField::dense(dim, metric)])
     }
 }
 
