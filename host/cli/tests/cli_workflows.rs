@@ -24,18 +24,7 @@ impl Run {
         Run { v: Vdr::with_identity() }
     }
     fn sample(&self, store: &str, n: &str) {
-        self.ok(&[
-            "collection",
-            "create",
-            "--db",
-            store,
-            "--collection",
-            "docs",
-            "--sample",
-            n,
-            "--dim",
-            "32",
-        ]);
+        self.create_sample(store, "docs", n, "32");
     }
     fn repo_with_backup(&self) -> String {
         self.sample("local://./store", "1500");

@@ -317,18 +317,7 @@ fn chroma_and_milvus_survive_backup_drop_restore_verify() {
     let run = Run::new();
     for db in [chroma_url(&chroma), milvus_url(&milvus)] {
         let name = vdr_tests::unique("dr_");
-        run.ok(&[
-            "collection",
-            "create",
-            "--db",
-            &db,
-            "--collection",
-            &name,
-            "--sample",
-            "400",
-            "--dim",
-            "16",
-        ]);
+        run.create_sample(&db, &name, "400", "16");
         let snap = run.backup(&db, &name);
         run.ok(&["collection", "drop", "--db", &db, "-c", &name]);
         assert!(

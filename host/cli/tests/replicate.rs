@@ -29,18 +29,7 @@ impl Run {
         Run { v: Vdr::new() }
     }
     fn sample(&self, store: &str, n: &str) {
-        self.ok(&[
-            "collection",
-            "create",
-            "--db",
-            store,
-            "--collection",
-            "docs",
-            "--sample",
-            n,
-            "--dim",
-            "16",
-        ]);
+        self.create_sample(store, "docs", n, "16");
     }
     fn round(&self) -> Value {
         let state = self.path("state").to_string_lossy().into_owned();
@@ -55,16 +44,6 @@ impl Run {
             &state,
         ]);
         r["collections"][0].clone()
-    }
-    /// Open a store in this process (the same plugin the binary runs).
-    fn database(&self, store: &str) -> Box<dyn vdr_model::Database> {
-        use clap::Parser;
-        let cli = vdr::cli::Cli::try_parse_from(["vdr", "plugin", "list"]).unwrap();
-        // SAFETY: set before any thread of this test reads the environment.
-        unsafe { std::env::set_var("VDR_CACHE_DIR", self.path("cache")) };
-        let ctx = vdr::commands::Ctx::new(&cli).unwrap();
-        let spec = format!("local://{}", self.path(store).display());
-        ctx.database(&spec, true).unwrap()
     }
 }
 
@@ -369,18 +348,7 @@ fn bench_anti_entropy_vs_full_copy() {
     let r = Run::new();
     let name = vdr_tests::unique("bench_");
     let t = Instant::now();
-    r.ok(&[
-        "collection",
-        "create",
-        "--db",
-        "local://./a",
-        "-c",
-        &name,
-        "--sample",
-        &n,
-        "--dim",
-        "16",
-    ]);
+    r.create_sample("local://./a", &name, &n, "16");
     eprintln!("leader: {n} records (dim 16) in {:.1}s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let full = round_between(&r, "local://./a", &to, &name, "s");
@@ -443,18 +411,7 @@ fn chroma_and_local_converge_both_ways() {
     let db = format!("chroma+{chroma}");
     let r = Run::new();
     let name = vdr_tests::unique("repl_");
-    r.ok(&[
-        "collection",
-        "create",
-        "--db",
-        "local://./a",
-        "-c",
-        &name,
-        "--sample",
-        "500",
-        "--dim",
-        "16",
-    ]);
+    r.create_sample("local://./a", &name, "500", "16");
     assert_eq!(moved(&round_between(&r, "local://./a", &db, &name, "s1")), 500);
     let second = round_between(&r, "local://./a", &db, &name, "s1");
     assert_eq!((moved(&second), second["lag_ratio"].as_f64()), (0, Some(0.0)), "{second}");

@@ -50,15 +50,6 @@ impl Run {
         assert_eq!(v[0]["ok"], true, "{v}");
         assert!(v[0]["checks"].as_array().is_some_and(|c| !c.is_empty()), "{v}");
     }
-    /// Open a store in this process (the same plugin the binary runs).
-    fn database(&self, store: &str) -> Box<dyn vdr_model::Database> {
-        use clap::Parser;
-        let cli = vdr::cli::Cli::try_parse_from(["vdr", "plugin", "list"]).unwrap();
-        // SAFETY: set before any thread of this test reads the environment.
-        unsafe { std::env::set_var("VDR_CACHE_DIR", self.path("cache")) };
-        let ctx = vdr::commands::Ctx::new(&cli).unwrap();
-        ctx.database(&format!("local://{}", self.path(store).display()), true).unwrap()
-    }
 }
 
 fn n(v: &Value, k: &str) -> u64 {
@@ -68,18 +59,7 @@ fn n(v: &Value, k: &str) -> u64 {
 #[test]
 fn standby_applies_each_snapshot_reading_only_changed_chunks() {
     let r = Run::new();
-    r.ok(&[
-        "collection",
-        "create",
-        "--db",
-        "local://./a",
-        "--collection",
-        "docs",
-        "--sample",
-        "3000",
-        "--dim",
-        "384",
-    ]);
+    r.create_sample("local://./a", "docs", "3000", "384");
     r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
     let s1 = r.backup();
 
@@ -149,18 +129,7 @@ fn points_longer_than_a_chunk_are_applied_whole() {
     // 20000-d f32 vectors (80 KB) exceed the chunker's 64 KiB maximum, so each
     // point is split over two blobs and must be read as one record.
     let r = Run::new();
-    r.ok(&[
-        "collection",
-        "create",
-        "--db",
-        "local://./a",
-        "--collection",
-        "docs",
-        "--sample",
-        "60",
-        "--dim",
-        "20000",
-    ]);
+    r.create_sample("local://./a", "docs", "60", "20000");
     r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
     let s1 = r.backup();
     let c1 = r.round();
@@ -206,18 +175,7 @@ fn a_killed_shipping_round_converges_when_run_again() {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let r = Run::new();
-    r.ok(&[
-        "collection",
-        "create",
-        "--db",
-        "local://./a",
-        "--collection",
-        "docs",
-        "--sample",
-        "20000",
-        "--dim",
-        "64",
-    ]);
+    r.create_sample("local://./a", "docs", "20000", "64");
     r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
     r.backup();
     r.round();

@@ -36,18 +36,7 @@ impl Run {
 
     /// init, backup of a sample `local` collection; returns the snapshot id.
     fn init_and_back_up(&self, repo: &str) -> String {
-        self.ok(&[
-            "collection",
-            "create",
-            "--db",
-            "local://./store",
-            "--collection",
-            "docs",
-            "--sample",
-            "1200",
-            "--dim",
-            "32",
-        ]);
+        self.create_sample("local://./store", "docs", "1200", "32");
         let recipient = public_key(&self.path("key.txt"));
         self.ok(&["init", "--repo", repo, "--recipient", &recipient]);
         let b = self.json(&["backup", "--repo", repo, "--db", "local://./store"]);
@@ -337,18 +326,7 @@ fn bench_seaweedfs_against_fs() {
     let points = std::env::var("VDR_BENCH_POINTS").unwrap_or_else(|_| "120000".into());
     let run = Run::new(seaweed_env());
     let t0 = Instant::now();
-    run.ok(&[
-        "collection",
-        "create",
-        "--db",
-        "local://./store",
-        "--collection",
-        "docs",
-        "--sample",
-        &points,
-        "--dim",
-        "384",
-    ]);
+    run.create_sample("local://./store", "docs", &points, "384");
     eprintln!("sample of {points} points made in {:.1}s", t0.elapsed().as_secs_f64());
     let recipient = public_key(&run.path("key.txt"));
     let mut figures = Vec::new();

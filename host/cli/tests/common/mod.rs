@@ -82,6 +82,23 @@ impl Vdr {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `vdr collection create --sample N --dim DIM` of `collection` in `db`.
+    pub fn create_sample(&self, db: &str, collection: &str, n: &str, dim: &str) {
+        let args = ["collection", "create", "--db", db, "--collection", collection];
+        self.ok(&[&args[..], &["--sample", n, "--dim", dim]].concat());
+    }
+
+    /// Open a `local` store under this directory in this process (the same
+    /// plugin the binary runs), e.g. to delete points the CLI cannot.
+    pub fn database(&self, store: &str) -> Box<dyn vdr_model::Database> {
+        use clap::Parser;
+        let cli = vdr::cli::Cli::try_parse_from(["vdr", "plugin", "list"]).unwrap();
+        // SAFETY: set before any thread of this test reads the environment.
+        unsafe { std::env::set_var("VDR_CACHE_DIR", self.path("cache")) };
+        let ctx = vdr::commands::Ctx::new(&cli).unwrap();
+        ctx.database(&format!("local://{}", self.path(store).display()), true).unwrap()
+    }
+
     /// `vdr --json ARGS`, parsed.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--json"];
