@@ -123,6 +123,40 @@ impl CollectionSchema {
     pub fn vector(&self, name: &str) -> Option<&VectorField> {
         self.vectors.iter().find(|v| v.name == name)
     }
+    /// How `have` (a live collection) differs from this schema in its
+    /// vector fields: one line per missing, extra or different field.
+    pub fn vector_differences(&self, have: &CollectionSchema) -> Vec<String> {
+        let mut diffs = Vec::new();
+        for w in &self.vectors {
+            let Some(h) = have.vector(&w.name) else {
+                diffs.push(format!("vector {:?} is missing", w.name));
+                continue;
+            };
+            if h.kind != w.kind {
+                diffs
+                    .push(format!("vector {:?}: kind {:?}, expected {:?}", w.name, h.kind, w.kind));
+            }
+            if h.dimension != w.dimension {
+                diffs.push(format!(
+                    "vector {:?}: dimension {}, expected {}",
+                    w.name, h.dimension, w.dimension
+                ));
+            }
+            if h.metric != w.metric {
+                diffs.push(format!(
+                    "vector {:?}: metric {}, expected {}",
+                    w.name, h.metric, w.metric
+                ));
+            }
+        }
+        for h in &have.vectors {
+            if self.vector(&h.name).is_none() {
+                diffs.push(format!("vector {:?} is not in the snapshot", h.name));
+            }
+        }
+        diffs
+    }
+
     /// Dense fields, in schema order.
     pub fn dense_fields(&self) -> impl Iterator<Item = &VectorField> {
         self.vectors.iter().filter(|v| v.kind == VectorKind::Dense)

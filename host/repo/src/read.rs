@@ -1,7 +1,7 @@
 //! Streaming a snapshot collection's points out of the repository, without
 //! a database (verification compares them with a live collection).
 
-use vdr_model::{Error, Point, Result};
+use vdr_model::{Point, Result};
 
 use crate::index;
 use crate::repository::Repository;
@@ -19,12 +19,7 @@ impl Repository {
     ) -> Result<()> {
         let _lock = self.lock(false, "read")?;
         let snap = self.load_snapshot(snapshot, Some(collection))?;
-        let entry = snap.collection(collection).ok_or_else(|| {
-            Error::not_found(format!(
-                "snapshot {} holds no collection {collection:?}",
-                snap.id.short()
-            ))
-        })?;
+        let entry = snap.entry(collection)?;
         let (index, _) = index::load(self.store.as_ref(), &self.key)?;
         self.for_each_points(&index, entry, |d| d.points.into_iter().try_for_each(&mut f))?;
         Ok(())

@@ -140,12 +140,7 @@ impl Repository {
         };
         let mut entries = Vec::new();
         for (source, target) in &pairs {
-            let entry = snap.collection(source).ok_or_else(|| {
-                Error::not_found(format!(
-                    "snapshot {} holds no collection {source:?}",
-                    snap.id.short()
-                ))
-            })?;
+            let entry = snap.entry(source)?;
             entries.push((entry, target.clone()));
         }
         let (index, _) = index::load(self.store.as_ref(), &self.key)?;

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
-use vdr_model::{Error, Point, PointId, Result, canonical};
+use vdr_model::{Point, PointId, Result, canonical};
 
 use crate::format::{Id, corrupt};
 use crate::index;
@@ -57,12 +57,7 @@ impl Repository {
     ) -> Result<ShipSummary> {
         let _lock = self.lock(false, "replicate")?;
         let to = self.load_snapshot(to_snapshot, Some(collection))?;
-        let to_entry = to.collection(collection).ok_or_else(|| {
-            Error::not_found(format!(
-                "snapshot {} holds no collection {collection:?}",
-                to.id.short()
-            ))
-        })?;
+        let to_entry = to.entry(collection)?;
         let from = match from_snapshot {
             Some(spec) => Some(self.load_snapshot(spec, Some(collection))?),
             None => None,

@@ -129,6 +129,13 @@ impl Snapshot {
     pub fn collection(&self, name: &str) -> Option<&CollectionEntry> {
         self.collections.iter().find(|c| c.name == name)
     }
+
+    /// [`Snapshot::collection`], or a not-found error naming the snapshot.
+    pub fn entry(&self, name: &str) -> Result<&CollectionEntry> {
+        self.collection(name).ok_or_else(|| {
+            Error::not_found(format!("snapshot {} holds no collection {name:?}", self.id.short()))
+        })
+    }
 }
 
 pub fn save(store: &dyn ObjectStore, key: &DataKey, snapshot: &Snapshot) -> Result<()> {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::collections::HashMap;
 use vdr_model::canonical;
-use vdr_model::{Database, Error, PointId, Result};
+use vdr_model::{Database, PointId, Result};
 
 use crate::index;
 use crate::repository::Repository;
@@ -35,12 +35,7 @@ impl Repository {
         let live = live.unwrap_or(collection);
         let _lock = self.lock(false, "verify")?;
         let snap = self.load_snapshot(snapshot, Some(collection))?;
-        let entry = snap.collection(collection).ok_or_else(|| {
-            Error::not_found(format!(
-                "snapshot {} holds no collection {collection:?}",
-                snap.id.short()
-            ))
-        })?;
+        let entry = snap.entry(collection)?;
         let (index, _) = index::load(self.store.as_ref(), &self.key)?;
         let mut expected: HashMap<PointId, [u8; 32]> =
             HashMap::with_capacity(entry.records as usize);
@@ -53,34 +48,7 @@ impl Repository {
         })?;
 
         let schema = db.describe_collection(live)?;
-        let mut schema_differences = Vec::new();
-        for want in &entry.schema.vectors {
-            match schema.vector(&want.name) {
-                None => schema_differences.push(format!("vector {:?} is missing", want.name)),
-                Some(have) => {
-                    if have.dimension != want.dimension {
-                        schema_differences.push(format!(
-                            "vector {:?}: dimension {} != {}",
-                            want.name, have.dimension, want.dimension
-                        ));
-                    }
-                    if have.metric != want.metric {
-                        schema_differences.push(format!(
-                            "vector {:?}: metric {} != {}",
-                            want.name, have.metric, want.metric
-                        ));
-                    }
-                    if have.kind != want.kind {
-                        schema_differences.push(format!("vector {:?}: kind differs", want.name));
-                    }
-                }
-            }
-        }
-        for have in &schema.vectors {
-            if entry.schema.vector(&have.name).is_none() {
-                schema_differences.push(format!("vector {:?} is not in the snapshot", have.name));
-            }
-        }
+        let schema_differences = entry.schema.vector_differences(&schema);
         let (mut extra, mut changed, mut seen) = (0u64, 0u64, 0u64);
         {
             let mut cursor = db.open_export(live, None)?;

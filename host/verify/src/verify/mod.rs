@@ -96,37 +96,7 @@ fn schema(db: &mut dyn Database, live: &str, want: &CollectionSchema) -> Check {
         Ok(s) => s,
         Err(e) => return Check::fail("schema", format!("describing the collection failed: {e}")),
     };
-    let mut diffs = Vec::new();
-    for w in &want.vectors {
-        match have.vector(&w.name) {
-            None => diffs.push(format!("vector {:?} is missing", w.name)),
-            Some(h) => {
-                if h.kind != w.kind {
-                    diffs.push(format!(
-                        "vector {:?}: kind {:?}, expected {:?}",
-                        w.name, h.kind, w.kind
-                    ));
-                }
-                if h.dimension != w.dimension {
-                    diffs.push(format!(
-                        "vector {:?}: dimension {}, expected {}",
-                        w.name, h.dimension, w.dimension
-                    ));
-                }
-                if h.metric != w.metric {
-                    diffs.push(format!(
-                        "vector {:?}: metric {}, expected {}",
-                        w.name, h.metric, w.metric
-                    ));
-                }
-            }
-        }
-    }
-    for h in &have.vectors {
-        if want.vector(&h.name).is_none() {
-            diffs.push(format!("vector {:?} is not in the snapshot", h.name));
-        }
-    }
+    let diffs = want.vector_differences(&have);
     let describe = |s: &CollectionSchema| {
         s.vectors
             .iter()
