@@ -217,3 +217,43 @@ fn a_killed_shipping_round_converges_when_run_again() {
     let idle = r.round();
     assert_eq!((n(&idle, "blobs_read"), n(&idle, "points_upserted")), (0, 0), "{idle}");
 }
+
+/// A failed shipping round reports the standby's real lag, the age of the
+/// snapshot it applied last, so lag alerts fire while shipping is broken.
+#[test]
+fn shipping_lag_keeps_rising_while_rounds_fail() {
+    let r = Run::new();
+    r.create_sample("local://./a", "docs", "200", "16");
+    r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
+    r.backup();
+    r.round();
+
+    // The applied snapshot is an hour old; now the repository is gone.
+    let state_dir = std::fs::read_dir(r.path(".vdr/replicate")).unwrap().next().unwrap().unwrap();
+    let file = state_dir.path().join("ship.json");
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    state["collections"]["docs"]["snapshot_time"] = hour_ago.to_rfc3339().into();
+    std::fs::write(&file, state.to_string()).unwrap();
+    std::fs::rename(r.path("repo"), r.path("repo-gone")).unwrap();
+
+    let out = r.vdr(&[
+        "--metrics-file",
+        "m/fail.prom",
+        "replicate",
+        "--from-repo",
+        "fs://./repo",
+        "--to",
+        "local://./b",
+        "--once",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(r.path("m/fail.prom")).unwrap();
+    let lag: f64 = text
+        .lines()
+        .find(|l| l.starts_with("vdr_replication_lag_seconds{"))
+        .and_then(|l| l.rsplit_once(' '))
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or_else(|| panic!("no lag reported for the failed round: {text}"));
+    assert!((3600.0..3700.0).contains(&lag), "lag {lag} s for an hour-old snapshot");
+}

@@ -23,9 +23,9 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
         return promote(ctx, &a, &from, &dir);
     }
     let opts = Options { tolerance: tolerance(&from, &a), ..Options::default() };
+    let stale = || record_stale(ctx, &dir, &from, &a.to);
     let opened = ctx.database(&from, false).and_then(|l| Ok((l, ctx.database(&a.to, true)?)));
-    let (mut leader, mut follower) =
-        opened.inspect_err(|_| record_stale(ctx, &dir, &from, &a.to))?;
+    let (mut leader, mut follower) = opened.inspect_err(|_| stale())?;
     let one = || -> Result<RoundReport> {
         let mut state = State::load(&dir, &from, &a.to)?;
         let r = vdr_replicate::round(
@@ -38,24 +38,27 @@ pub fn run(ctx: &Ctx, a: ReplicateArgs) -> Result<()> {
         .map_err(|e| match e {
             vdr_replicate::Error::Promoted { .. } => usage(e.to_string()),
             e => anyhow::Error::new(e),
-        })
-        .inspect_err(|_| record_stale(ctx, &dir, &from, &a.to))?;
+        })?;
         state.save(&dir)?;
         record(ctx, &r);
         Ok(r)
     };
-    repeat(ctx, &a, one, print)
+    repeat(ctx, &a, one, print, stale)
 }
 
 /// Run `one` round (`--once`), or one every `--interval` until SIGINT/SIGTERM;
 /// a failed round is logged and counted, and the next one repairs it.
+/// `stale` records the follower's lag after a failed round: the time since
+/// it last matched keeps growing, so lag alerts fire while rounds fail.
 pub(super) fn repeat<R>(
     ctx: &Ctx,
     a: &ReplicateArgs,
     mut one: impl FnMut() -> Result<R>,
     print: impl Fn(&Ctx, &R) -> Result<()>,
+    stale: impl Fn(),
 ) -> Result<()> {
     let interval = parse_interval(&a.interval)?;
+    let mut one = || one().inspect_err(|_| stale());
     if a.once {
         let r = one()?;
         return print(ctx, &r);

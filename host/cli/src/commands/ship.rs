@@ -86,7 +86,8 @@ struct ShipCollection {
 
 pub fn run(ctx: &Ctx, a: &ReplicateArgs, repo_spec: &str) -> Result<()> {
     let dir: PathBuf = a.state_dir.clone().unwrap_or_else(|| default_state_dir(repo_spec, &a.to));
-    let mut follower = ctx.database(&a.to, true)?;
+    let stale = || record_stale(ctx, &dir, repo_spec, &a.to);
+    let mut follower = ctx.database(&a.to, true).inspect_err(|_| stale())?;
     let one = || -> Result<ShipRound> {
         let started = Instant::now();
         // Reopened every round: keys and config may change, a bucket may come back.
@@ -121,7 +122,7 @@ pub fn run(ctx: &Ctx, a: &ReplicateArgs, repo_spec: &str) -> Result<()> {
             collections: done,
         })
     };
-    repeat(ctx, a, one, print)
+    repeat(ctx, a, one, print, stale)
 }
 
 /// Bring `name` in the follower to the newest snapshot holding it.
@@ -134,7 +135,6 @@ fn apply(
 ) -> Result<ShipCollection> {
     let snap = repo.snapshot("latest", Some(name))?;
     let entry = snap.collection(name).expect("latest holds the collection");
-    let lag = |t: DateTime<Utc>| ((Utc::now() - t).num_milliseconds() as f64 / 1000.0).max(0.0);
     let previous = state.collections.get(name).map(|p| p.snapshot.clone());
     let exists = db.list_collections()?.iter().any(|c| c == name);
     if exists && previous.as_deref() == Some(snap.id.hex().as_str()) {
@@ -204,6 +204,21 @@ fn apply(
         summary,
         lag_seconds: lag(snap.time),
     })
+}
+
+/// Seconds since `t` (a snapshot's time): the standby's lag.
+fn lag(t: DateTime<Utc>) -> f64 {
+    ((Utc::now() - t).num_milliseconds() as f64 / 1000.0).max(0.0)
+}
+
+/// After a failed round the standby still holds the snapshot it applied
+/// last: its lag is that snapshot's age, growing while rounds fail.
+fn record_stale(ctx: &Ctx, dir: &Path, repo: &str, to: &str) {
+    let Ok(state) = ShipState::load(dir, repo, to) else { return };
+    for (name, applied) in &state.collections {
+        let l = [("from", repo), ("to", to), ("collection", name.as_str())];
+        ctx.metrics.set("vdr_replication_lag_seconds", &l, lag(applied.snapshot_time));
+    }
 }
 
 fn print(ctx: &Ctx, r: &ShipRound) -> Result<()> {
