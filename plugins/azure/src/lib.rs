@@ -18,6 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use vdr_plugin_sdk::prelude::*;
+use vdr_plugin_sdk::storage::KeyPrefix;
 
 use crate::client::{Auth, Client, check, error_code, query};
 use crate::multipart::BlockUpload;
@@ -64,19 +65,10 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, String, Option<String>)> {
 
 struct AzureStore {
     client: Rc<Client>,
-    /// `prefix/` or empty.
-    prefix: String,
+    prefix: KeyPrefix,
 }
 
 impl AzureStore {
-    fn blob(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    fn strip(&self, name: &str) -> String {
-        name.strip_prefix(self.prefix.as_str()).unwrap_or(name).to_string()
-    }
-
     fn create_container(&self) -> Result<()> {
         let q = query(&[("restype", "container")]);
         let response = self.client.send("PUT", None, &q, Vec::new(), Vec::new())?;
@@ -95,7 +87,7 @@ impl AzureStore {
         snapshots: bool,
     ) -> Result<xml::EnumerationResults> {
         let max = size.clamp(1, MAX_PAGE_SIZE).to_string();
-        let full = self.blob(prefix);
+        let full = self.prefix.join(prefix);
         let mut q = query(&[
             ("restype", "container"),
             ("comp", "list"),
@@ -142,10 +134,9 @@ impl StoragePlugin for AzureStore {
                 ));
             }
         };
-        let prefix = options.prefix.trim_matches('/');
         let store = AzureStore {
             client: Rc::new(Client { endpoint, base_path, container: options.bucket, auth }),
-            prefix: if prefix.is_empty() { String::new() } else { format!("{prefix}/") },
+            prefix: KeyPrefix::new(&options.prefix),
         };
         if options.create_bucket {
             store.create_container()?;
@@ -154,7 +145,7 @@ impl StoragePlugin for AzureStore {
     }
 
     fn put(&mut self, key: &str, data: Vec<u8>, if_absent: bool) -> Result<()> {
-        let blob = self.blob(key);
+        let blob = self.prefix.join(key);
         if data.len() > BLOCK_SIZE {
             let mut upload = BlockUpload::new(self.client.clone(), blob, if_absent);
             for (i, chunk) in data.chunks(BLOCK_SIZE).enumerate() {
@@ -194,7 +185,8 @@ impl StoragePlugin for AzureStore {
             Some(v) => query(&[("snapshot", &v)]),
             None => Vec::new(),
         };
-        let response = self.client.send("GET", Some(&self.blob(key)), &q, headers, Vec::new())?;
+        let response =
+            self.client.send("GET", Some(&self.prefix.join(key)), &q, headers, Vec::new())?;
         if response.status == 416 {
             return Ok(Vec::new());
         }
@@ -203,7 +195,7 @@ impl StoragePlugin for AzureStore {
 
     fn stat(&mut self, key: &str) -> Result<ObjectMeta> {
         let response =
-            self.client.send("HEAD", Some(&self.blob(key)), &[], Vec::new(), Vec::new())?;
+            self.client.send("HEAD", Some(&self.prefix.join(key)), &[], Vec::new(), Vec::new())?;
         let response = check(response, &format!("stat {key}"))?;
         Ok(ObjectMeta {
             key: key.to_string(),
@@ -228,7 +220,7 @@ impl StoragePlugin for AzureStore {
             .blob
             .into_iter()
             .map(|b| ObjectMeta {
-                key: self.strip(&b.name),
+                key: self.prefix.strip(&b.name).to_string(),
                 size: b.properties.content_length,
                 modified_ms: vdr_plugin_sdk::time::http_date_ms(&b.properties.last_modified),
                 version: None,
@@ -241,7 +233,7 @@ impl StoragePlugin for AzureStore {
         // Snapshots go with their blob (Azure refuses to orphan them).
         let headers = vec![("x-ms-delete-snapshots".to_string(), "include".to_string())];
         let response =
-            self.client.send("DELETE", Some(&self.blob(key)), &[], headers, Vec::new())?;
+            self.client.send("DELETE", Some(&self.prefix.join(key)), &[], headers, Vec::new())?;
         if response.status == 404 {
             return Ok(());
         }
@@ -250,7 +242,7 @@ impl StoragePlugin for AzureStore {
     }
 
     fn start_multipart(&mut self, key: &str) -> Result<Box<dyn MultipartUpload>> {
-        Ok(Box::new(BlockUpload::new(self.client.clone(), self.blob(key), false)))
+        Ok(Box::new(BlockUpload::new(self.client.clone(), self.prefix.join(key), false)))
     }
 
     fn list_versions(
@@ -265,7 +257,7 @@ impl StoragePlugin for AzureStore {
             .blob
             .into_iter()
             .map(|b| ObjectVersion {
-                key: self.strip(&b.name),
+                key: self.prefix.strip(&b.name).to_string(),
                 latest: b.snapshot.is_none(),
                 version: b.snapshot.unwrap_or_default(),
                 size: b.properties.content_length,

@@ -17,6 +17,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use vdr_plugin_sdk::http::Request;
 use vdr_plugin_sdk::prelude::*;
+use vdr_plugin_sdk::storage::KeyPrefix;
 
 use crate::auth::Auth;
 use crate::client::{Client, check};
@@ -69,19 +70,10 @@ struct Objects {
 
 struct GcsStore {
     client: Rc<Client>,
-    /// `prefix/` or empty.
-    prefix: String,
+    prefix: KeyPrefix,
 }
 
 impl GcsStore {
-    fn name(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    fn strip(&self, name: &str) -> String {
-        name.strip_prefix(self.prefix.as_str()).unwrap_or(name).to_string()
-    }
-
     fn list_objects(
         &self,
         prefix: &str,
@@ -90,7 +82,7 @@ impl GcsStore {
         versions: bool,
     ) -> Result<Objects> {
         let max = size.clamp(1, MAX_PAGE_SIZE).to_string();
-        let full = self.name(prefix);
+        let full = self.prefix.join(prefix);
         let mut q = vec![("prefix", full.as_str()), ("maxResults", max.as_str())];
         if versions {
             q.push(("versions", "true"));
@@ -141,10 +133,9 @@ impl StoragePlugin for GcsStore {
             config.endpoint.trim_end_matches('/').to_string()
         };
         let auth = Auth::from_config(&config)?;
-        let prefix = options.prefix.trim_matches('/');
         let store = GcsStore {
             client: Rc::new(Client { endpoint, bucket: options.bucket, auth }),
-            prefix: if prefix.is_empty() { String::new() } else { format!("{prefix}/") },
+            prefix: KeyPrefix::new(&options.prefix),
         };
         if options.create_bucket {
             store.create_bucket(options.project.as_deref(), options.enable_versioning)?;
@@ -153,7 +144,7 @@ impl StoragePlugin for GcsStore {
     }
 
     fn put(&mut self, key: &str, data: Vec<u8>, if_absent: bool) -> Result<()> {
-        let name = self.name(key);
+        let name = self.prefix.join(key);
         if data.len() > RESUMABLE_THRESHOLD {
             let mut upload = GcsUpload::start(self.client.clone(), &name, key, if_absent)?;
             return upload.put_part(1, data).and_then(|()| upload.complete()).map_err(
@@ -190,8 +181,11 @@ impl StoragePlugin for GcsStore {
         if let Some(v) = &version {
             q.push(("generation", v));
         }
-        let mut request =
-            Request::get(format!("{}{}", self.client.object_url(&self.name(key)), query(&q)));
+        let mut request = Request::get(format!(
+            "{}{}",
+            self.client.object_url(&self.prefix.join(key)),
+            query(&q)
+        ));
         if let Some(r) = range {
             if r.length == 0 {
                 return Ok(Vec::new());
@@ -207,7 +201,8 @@ impl StoragePlugin for GcsStore {
     }
 
     fn stat(&mut self, key: &str) -> Result<ObjectMeta> {
-        let response = self.client.send(Request::get(self.client.object_url(&self.name(key))))?;
+        let response =
+            self.client.send(Request::get(self.client.object_url(&self.prefix.join(key))))?;
         let object: Object = check(response, &format!("stat {key}"))?.json()?;
         Ok(meta(key.to_string(), &object))
     }
@@ -219,13 +214,14 @@ impl StoragePlugin for GcsStore {
         page_size: u32,
     ) -> Result<ListPage> {
         let page = self.list_objects(prefix, page_token, page_size, false)?;
-        let objects = page.items.iter().map(|o| meta(self.strip(&o.name), o)).collect();
+        let objects =
+            page.items.iter().map(|o| meta(self.prefix.strip(&o.name).to_string(), o)).collect();
         Ok(ListPage { objects, next_token: page.next_page_token.filter(|t| !t.is_empty()) })
     }
 
     fn delete(&mut self, key: &str) -> Result<()> {
         let response =
-            self.client.send(Request::delete(self.client.object_url(&self.name(key))))?;
+            self.client.send(Request::delete(self.client.object_url(&self.prefix.join(key))))?;
         if response.status == 404 {
             return Ok(());
         }
@@ -234,7 +230,7 @@ impl StoragePlugin for GcsStore {
     }
 
     fn start_multipart(&mut self, key: &str) -> Result<Box<dyn MultipartUpload>> {
-        Ok(Box::new(GcsUpload::start(self.client.clone(), &self.name(key), key, false)?))
+        Ok(Box::new(GcsUpload::start(self.client.clone(), &self.prefix.join(key), key, false)?))
     }
 
     fn list_versions(
@@ -248,7 +244,7 @@ impl StoragePlugin for GcsStore {
             .items
             .iter()
             .map(|o| ObjectVersion {
-                key: self.strip(&o.name),
+                key: self.prefix.strip(&o.name).to_string(),
                 version: o.generation.clone(),
                 size: o.size.parse().unwrap_or(0),
                 modified_ms: vdr_plugin_sdk::time::rfc3339_ms(&o.updated),

@@ -18,6 +18,7 @@ mod xml;
 use std::rc::Rc;
 
 use vdr_plugin_sdk::prelude::*;
+use vdr_plugin_sdk::storage::KeyPrefix;
 
 use crate::client::{Client, check, error_code, error_of, query};
 use crate::multipart::S3Upload;
@@ -28,20 +29,11 @@ const MAX_PAGE_SIZE: u32 = 1000;
 
 struct S3Store {
     client: Rc<Client>,
-    /// `prefix/` or empty.
-    prefix: String,
+    prefix: KeyPrefix,
     sse: Vec<(String, String)>,
 }
 
 impl S3Store {
-    fn full_key(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    fn strip<'a>(&self, key: &'a str) -> &'a str {
-        key.strip_prefix(self.prefix.as_str()).unwrap_or(key)
-    }
-
     fn create_bucket(&self) -> Result<()> {
         let body = if self.client.region == "us-east-1" {
             Vec::new()
@@ -95,12 +87,8 @@ impl StoragePlugin for S3Store {
             options.region.clone(),
             creds,
         )?;
-        let prefix = options.prefix.trim_matches('/');
-        let store = S3Store {
-            client: Rc::new(client),
-            prefix: if prefix.is_empty() { String::new() } else { format!("{prefix}/") },
-            sse,
-        };
+        let store =
+            S3Store { client: Rc::new(client), prefix: KeyPrefix::new(&options.prefix), sse };
         if options.create_bucket == Some(true) {
             store.create_bucket()?;
         }
@@ -115,7 +103,8 @@ impl StoragePlugin for S3Store {
         if if_absent {
             headers.push(("if-none-match".into(), "*".into()));
         }
-        let response = self.client.send("PUT", Some(&self.full_key(key)), &[], &headers, data)?;
+        let response =
+            self.client.send("PUT", Some(&self.prefix.join(key)), &[], &headers, data)?;
         if if_absent && response.status == 412 {
             return Err(Error::AlreadyExists(format!("put {key}: the object already exists")));
         }
@@ -143,7 +132,8 @@ impl StoragePlugin for S3Store {
             Some(v) => query(&[("versionId", v)]),
             None => Vec::new(),
         };
-        let response = self.client.send("GET", Some(&self.full_key(key)), &q, &headers, vec![])?;
+        let response =
+            self.client.send("GET", Some(&self.prefix.join(key)), &q, &headers, vec![])?;
         if response.status == 416 {
             return Ok(Vec::new()); // range starts past the end
         }
@@ -151,7 +141,7 @@ impl StoragePlugin for S3Store {
     }
 
     fn stat(&mut self, key: &str) -> Result<ObjectMeta> {
-        let response = self.client.send("HEAD", Some(&self.full_key(key)), &[], &[], vec![])?;
+        let response = self.client.send("HEAD", Some(&self.prefix.join(key)), &[], &[], vec![])?;
         let response = check(response, &format!("stat {key}"))?;
         let size = response.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(ObjectMeta {
@@ -169,7 +159,7 @@ impl StoragePlugin for S3Store {
         page_size: u32,
     ) -> Result<ListPage> {
         let max = page_size.clamp(1, MAX_PAGE_SIZE).to_string();
-        let full = self.full_key(prefix);
+        let full = self.prefix.join(prefix);
         let mut q = query(&[("list-type", "2"), ("prefix", &full), ("max-keys", &max)]);
         if let Some(t) = &page_token {
             q.push(("continuation-token".into(), t.clone()));
@@ -181,7 +171,7 @@ impl StoragePlugin for S3Store {
             .contents
             .into_iter()
             .map(|o| ObjectMeta {
-                key: self.strip(&o.key).to_string(),
+                key: self.prefix.strip(&o.key).to_string(),
                 size: o.size,
                 modified_ms: time::rfc3339_ms(&o.last_modified),
                 version: None,
@@ -192,7 +182,8 @@ impl StoragePlugin for S3Store {
     }
 
     fn delete(&mut self, key: &str) -> Result<()> {
-        let response = self.client.send("DELETE", Some(&self.full_key(key)), &[], &[], vec![])?;
+        let response =
+            self.client.send("DELETE", Some(&self.prefix.join(key)), &[], &[], vec![])?;
         // Deleting an absent key succeeds (a missing bucket does not).
         if response.status == 404 && error_code(&response) != "NoSuchBucket" {
             return Ok(());
@@ -202,7 +193,7 @@ impl StoragePlugin for S3Store {
     }
 
     fn start_multipart(&mut self, key: &str) -> Result<Box<dyn MultipartUpload>> {
-        Ok(Box::new(S3Upload::start(self.client.clone(), self.full_key(key), &self.sse)?))
+        Ok(Box::new(S3Upload::start(self.client.clone(), self.prefix.join(key), &self.sse)?))
     }
 
     fn list_versions(
@@ -212,7 +203,7 @@ impl StoragePlugin for S3Store {
         page_size: u32,
     ) -> Result<VersionPage> {
         let max = page_size.clamp(1, MAX_PAGE_SIZE).to_string();
-        let full = self.full_key(prefix);
+        let full = self.prefix.join(prefix);
         // SeaweedFS wants `versions=` with an empty value, which AWS accepts too.
         let mut q = query(&[("versions", ""), ("prefix", &full), ("max-keys", &max)]);
         if let Some(token) = &page_token {
@@ -229,7 +220,7 @@ impl StoragePlugin for S3Store {
         )?;
         let result: xml::ListVersionsResult = xml::parse(&response.body, "list versions")?;
         let convert = |v: xml::Version, deleted: bool| ObjectVersion {
-            key: self.strip(&v.key).to_string(),
+            key: self.prefix.strip(&v.key).to_string(),
             version: v.version_id,
             size: v.size,
             modified_ms: time::rfc3339_ms(&v.last_modified),

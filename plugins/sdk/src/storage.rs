@@ -8,6 +8,29 @@ use crate::bindings::storage::vdr::plugin::types::PluginConfig;
 use crate::state::{self, Manifest};
 use crate::{ByteRange, Config, Error, ListPage, ObjectMeta, Result, VersionPage, unsupported};
 
+/// Object names under a configured prefix: key `k` is stored as
+/// `prefix/k`, and listings give keys back without it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPrefix(String);
+
+impl KeyPrefix {
+    /// From an option value; surrounding `/` are ignored, empty means none.
+    pub fn new(prefix: &str) -> KeyPrefix {
+        let prefix = prefix.trim_matches('/');
+        KeyPrefix(if prefix.is_empty() { String::new() } else { format!("{prefix}/") })
+    }
+
+    /// The stored name of `key`.
+    pub fn join(&self, key: &str) -> String {
+        format!("{}{key}", self.0)
+    }
+
+    /// The key of a stored name.
+    pub fn strip<'a>(&self, name: &'a str) -> &'a str {
+        name.strip_prefix(self.0.as_str()).unwrap_or(name)
+    }
+}
+
 /// A storage backend. Keys are slash-separated and opaque; the host only
 /// ever sends ciphertext. Every method but `configure` defaults to
 /// `unsupported`.
