@@ -3,7 +3,7 @@
 //! `X-Pinecone-Api-Version` headers and the error mapping, in one place.
 
 use serde_json::Value;
-use vdr_plugin_sdk::http::{Request, classify_status, prefix_error};
+use vdr_plugin_sdk::http::Request;
 use vdr_plugin_sdk::prelude::*;
 
 /// The API version this plugin is written against.
@@ -39,22 +39,8 @@ impl Client {
         if let Some(b) = body {
             r = r.json(b)?;
         }
-        let response = r.send()?;
-        if response.is_success() {
-            return if response.body.is_empty() { Ok(Value::Null) } else { response.json() };
-        }
         // Data plane: {"code", "message"}; control plane: {"error": {"code", "message"}}.
-        let message = serde_json::from_slice::<Value>(&response.body)
-            .ok()
-            .and_then(|v| {
-                v.get("message")
-                    .or_else(|| v.pointer("/error/message"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| response.text());
-        let e = classify_status(response.status, message.as_bytes())
-            .unwrap_or_else(|| Error::Internal(format!("HTTP {}: {message}", response.status)));
-        Err(prefix_error(context, e))
+        let response = r.send()?.error_for_status_at(context, &["/message", "/error/message"])?;
+        if response.body.is_empty() { Ok(Value::Null) } else { response.json() }
     }
 }

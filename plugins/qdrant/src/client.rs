@@ -2,7 +2,7 @@
 //! header and the error mapping are applied once.
 
 use serde_json::Value;
-use vdr_plugin_sdk::http::{Request, Response, classify_status, percent_encode, prefix_error};
+use vdr_plugin_sdk::http::{Request, Response, percent_encode};
 use vdr_plugin_sdk::prelude::*;
 
 #[derive(Clone)]
@@ -57,14 +57,5 @@ impl Client {
 /// The response if 2xx, else the contract error with Qdrant's own message
 /// (`{"status":{"error":"..."}}`) rather than the raw body.
 pub fn check(response: Response, context: &str) -> Result<Response> {
-    if response.is_success() {
-        return Ok(response);
-    }
-    let message = serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|v| v.pointer("/status/error").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| response.text());
-    let e = classify_status(response.status, message.as_bytes())
-        .unwrap_or_else(|| Error::Internal(format!("HTTP {}: {message}", response.status)));
-    Err(prefix_error(context, e))
+    response.error_for_status_at(context, &["/status/error"])
 }

@@ -160,6 +160,24 @@ impl Response {
         })
     }
 
+    /// The server's own error message: the first string at one of the JSON
+    /// `pointers` (`"/error/message"`) in the body, else the body itself.
+    pub fn message_at(&self, pointers: &[&str]) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| pointers.iter().find_map(|p| v.pointer(p)?.as_str().map(str::to_string)))
+            .unwrap_or_else(|| self.text())
+    }
+
+    /// The response itself if 2xx, else the classified error quoting the
+    /// server's message found at `pointers` (see [`Response::message_at`]).
+    pub fn error_for_status_at(self, context: &str, pointers: &[&str]) -> Result<Self> {
+        if self.is_success() {
+            return Ok(self);
+        }
+        Err(prefix_error(context, status_error(self.status, &self.message_at(pointers))))
+    }
+
     /// The response itself if 2xx, else the classified error; `context` says
     /// what was being done ("create collection docs").
     pub fn error_for_status(self, context: &str) -> Result<Self> {
@@ -186,6 +204,14 @@ pub fn classify_status(status: u16, body: &[u8]) -> Option<Error> {
         408 | 429 | 500..=599 => Error::Unavailable(message),
         400..=499 => Error::InvalidInput(message),
         _ => Error::Internal(message),
+    })
+}
+
+/// The contract error for a failed response with `message` (the server's
+/// words): as [`classify_status`], and a 3xx is internal.
+pub fn status_error(status: u16, message: &str) -> Error {
+    classify_status(status, message.as_bytes()).unwrap_or_else(|| {
+        Error::Internal(format!("HTTP {status}: {}", excerpt(message.as_bytes())))
     })
 }
 

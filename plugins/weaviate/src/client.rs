@@ -3,7 +3,7 @@
 //! existing class as HTTP 422 "... already exists" (mapped to already-exists).
 
 use serde_json::Value;
-use vdr_plugin_sdk::http::{Request, Response, classify_status, prefix_error};
+use vdr_plugin_sdk::http::{Request, Response, prefix_error, status_error};
 use vdr_plugin_sdk::prelude::*;
 
 #[derive(Clone)]
@@ -42,22 +42,17 @@ impl Client {
     }
 }
 
-/// The first message of a Weaviate error body.
-pub fn message(body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    v.pointer("/error/0/message").and_then(Value::as_str).map(str::to_string)
-}
-
+/// The response if 2xx, else the contract error with Weaviate's first
+/// error message (a 422 "already exists" is `already-exists`).
 pub fn check(response: Response, context: &str) -> Result<Response> {
     if response.is_success() {
         return Ok(response);
     }
-    let text = message(&response.body).unwrap_or_else(|| response.text());
+    let text = response.message_at(&["/error/0/message"]);
     let e = if response.status == 422 && text.contains("already exists") {
         Error::AlreadyExists(text)
     } else {
-        classify_status(response.status, text.as_bytes())
-            .unwrap_or_else(|| Error::Internal(format!("HTTP {}: {text}", response.status)))
+        status_error(response.status, &text)
     };
     Err(prefix_error(context, e))
 }
