@@ -4,9 +4,10 @@
 //! index can be rebuilt from the packs alone.
 //!
 //! One blob is read without fetching the pack: age's STREAM format
-//! authenticates each 64 KiB plaintext chunk on its own, so a reader fetches
-//! the age header, the pack's last ciphertext chunk (which authenticates the
-//! length) and the ciphertext chunks covering the wanted plaintext range.
+//! authenticates each 64 KiB plaintext chunk on its own (its position is in
+//! the nonce), so a reader fetches the age header and the ciphertext chunks
+//! covering the wanted plaintext range — the header together with the first
+//! range when that range begins the pack.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -186,14 +187,13 @@ impl Seek for Sparse {
     }
 }
 
-/// The age header and last encrypted chunk of packs, fetched once and
-/// shared by every worker's readers: a reader needs both before its first
-/// read, and without sharing each worker would fetch them again for every
-/// pack it touches (two requests per pack per worker).
-/// The most recently opened packs are kept (a stream is read roughly in
-/// pack order, so this bounds memory at about 64 chunks of 64 KiB).
+/// The age headers of packs, fetched once and shared by every worker's
+/// readers: a reader needs its pack's header before its first read, and
+/// without sharing each worker would fetch it again for every pack it
+/// touches. The most recently opened packs are kept (a stream is read
+/// roughly in pack order).
 #[derive(Default)]
-pub struct PackEnds(Mutex<RecentPacks>);
+pub struct PackHeaders(Mutex<RecentPacks>);
 
 #[derive(Default)]
 struct RecentPacks {
@@ -203,17 +203,25 @@ struct RecentPacks {
 
 const RECENT_PACKS: usize = 64;
 
-type Parts = Vec<(u64, Vec<u8>)>;
+/// Fetched byte ranges of a pack: (offset, bytes).
+type Parts = Vec<Part>;
+type Part = (u64, Vec<u8>);
 
-impl PackEnds {
+/// Data before this far into a pack is fetched with its header in one request.
+const WITH_HEADER: u64 = 256 << 10;
+
+impl PackHeaders {
+    /// The header (the whole pack when it is at most two chunks long) and,
+    /// when this call fetched it together with the header, ciphertext
+    /// `[from, to)`.
     fn get(
         &self,
         store: &dyn ObjectStore,
         name: &str,
         pack: Id,
-        size: u64,
-        payload_offset: u64,
-    ) -> Result<Arc<Parts>> {
+        (size, payload_offset): (u64, u64),
+        (from, to): (u64, u64),
+    ) -> Result<(Arc<Parts>, Option<Part>)> {
         let slot = {
             let mut recent = self.0.lock().unwrap();
             if !recent.slots.contains_key(&pack) {
@@ -229,30 +237,21 @@ impl PackEnds {
         // Only this pack's slot is held while fetching: other packs proceed.
         let mut slot = slot.lock().unwrap();
         if let Some(parts) = slot.as_ref() {
-            return Ok(parts.clone());
+            return Ok((parts.clone(), None));
         }
-        let parts = Arc::new(fetch_ends(store, name, size, payload_offset)?);
+        let (parts, data) = if size - payload_offset <= 2 * ENC_CHUNK {
+            (vec![(0, get(store, name, 0, size)?)], None)
+        } else if from <= payload_offset + WITH_HEADER {
+            let mut header = get(store, name, 0, to)?;
+            let data = header.split_off(from as usize);
+            header.truncate(payload_offset as usize);
+            (vec![(0, header)], Some((from, data)))
+        } else {
+            (vec![(0, get(store, name, 0, payload_offset)?)], None)
+        };
+        let parts = Arc::new(parts);
         *slot = Some(parts.clone());
-        Ok(parts)
-    }
-}
-
-/// The header and the last chunk of a pack (the whole pack when it is only
-/// one or two chunks long).
-fn fetch_ends(
-    store: &dyn ObjectStore,
-    name: &str,
-    size: u64,
-    payload_offset: u64,
-) -> Result<Parts> {
-    let last_start = payload_offset + (size - payload_offset - 1) / ENC_CHUNK * ENC_CHUNK;
-    if last_start - payload_offset <= ENC_CHUNK {
-        Ok(vec![(0, get(store, name, 0, size)?)])
-    } else {
-        Ok(vec![
-            (0, get(store, name, 0, payload_offset)?),
-            (last_start, get(store, name, last_start, size - last_start)?),
-        ])
+        Ok((parts, data))
     }
 }
 
@@ -263,41 +262,60 @@ pub struct PackReader {
     payload_offset: u64,
     size: u64,
     fetched: Sparse,
-    reader: age::stream::StreamReader<Sparse>,
+    reader: Option<age::stream::StreamReader<Sparse>>,
 }
 
 impl PackReader {
-    pub fn open(
-        store: &dyn ObjectStore,
-        key: &DataKey,
-        pack: Id,
-        size: u64,
-        payload_offset: u32,
-        ends: &PackEnds,
-    ) -> Result<PackReader> {
-        let name = format!("pack {}", pack_key(&pack));
-        let payload_offset = payload_offset as u64;
-        if size <= payload_offset {
-            return Err(corrupt(&name, "shorter than its age header"));
+    pub fn new(pack: Id, size: u64, payload_offset: u32) -> PackReader {
+        PackReader {
+            pack,
+            name: format!("pack {}", pack_key(&pack)),
+            payload_offset: payload_offset as u64,
+            size,
+            fetched: Sparse(Arc::new(Mutex::new(Fetched { size, pos: 0, parts: Vec::new() }))),
+            reader: None,
         }
-        let parts = ends.get(store, &name, pack, size, payload_offset)?.as_ref().clone();
-        let fetched = Sparse(Arc::new(Mutex::new(Fetched { size, pos: 0, parts })));
-        let reader = key.stream_reader(&name, fetched.clone())?;
-        Ok(PackReader { pack, name, payload_offset, size, fetched, reader })
     }
 
     /// Read plaintext bytes `[start, start + len)`: one ranged GET (unless
-    /// already held), then decryption of the covering chunks.
-    pub fn read(&mut self, store: &dyn ObjectStore, start: u64, len: u64) -> Result<Vec<u8>> {
+    /// already held; with the header when this is the pack's first read and
+    /// the range begins the pack), then decryption of the covering chunks.
+    pub fn read(
+        &mut self,
+        store: &dyn ObjectStore,
+        key: &DataKey,
+        headers: &PackHeaders,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>> {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let c0 = start / CHUNK;
+        if self.size <= self.payload_offset {
+            return Err(corrupt(&self.name, "shorter than its age header"));
+        }
+        // age's reader, seeking to a chunk boundary other than the start,
+        // reads the pack's last chunk to learn the length; seeking to the
+        // byte before it instead needs only the previous chunk.
+        let seek_to = if start > 0 && start.is_multiple_of(CHUNK) { start - 1 } else { start };
+        let c0 = seek_to / CHUNK;
         let c1 = (start + len - 1) / CHUNK;
         let from = self.payload_offset + c0 * ENC_CHUNK;
         let to = (self.payload_offset + (c1 + 1) * ENC_CHUNK).min(self.size);
         if from >= self.size {
             return Err(corrupt(&self.name, "the index points past the end of the pack"));
+        }
+        if self.reader.is_none() {
+            let (header, data) = headers.get(
+                store,
+                &self.name,
+                self.pack,
+                (self.size, self.payload_offset),
+                (from, to),
+            )?;
+            let mut f = self.fetched.0.lock().unwrap();
+            f.parts = header.as_ref().clone();
+            f.parts.extend(data);
         }
         let covered = {
             let f = self.fetched.0.lock().unwrap();
@@ -306,15 +324,25 @@ impl PackReader {
         if !covered {
             let bytes = get(store, &self.name, from, to - from)?;
             let mut f = self.fetched.0.lock().unwrap();
-            // Keep the header and the last chunk; replace the data range.
-            f.parts.retain(|(s, b)| *s == 0 || s + b.len() as u64 == self.size);
+            // Keep the header; replace the data range.
+            f.parts.retain(|(s, _)| *s == 0);
             f.parts.push((from, bytes));
+        }
+        // A reader positioned in a later chunk cannot seek back to 0
+        // without the length either: begin a new one (it starts at 0).
+        if self.reader.is_none() || seek_to == 0 {
+            self.fetched.0.lock().unwrap().pos = 0;
+            self.reader = Some(key.stream_reader(&self.name, self.fetched.clone())?);
         }
         let what = &self.name;
         let fail = |e: std::io::Error| corrupt(what, format!("authentication failed: {e}"));
-        self.reader.seek(SeekFrom::Start(start)).map_err(fail)?;
+        let reader = self.reader.as_mut().unwrap();
+        reader.seek(SeekFrom::Start(seek_to)).map_err(fail)?;
+        if seek_to < start {
+            reader.read_exact(&mut [0u8]).map_err(fail)?;
+        }
         let mut out = vec![0u8; len as usize];
-        self.reader.read_exact(&mut out).map_err(fail)?;
+        reader.read_exact(&mut out).map_err(fail)?;
         Ok(out)
     }
 }
@@ -343,4 +371,92 @@ fn get(store: &dyn ObjectStore, name: &str, start: u64, length: u64) -> Result<V
              ({SHORT_READ_ATTEMPTS} reads); run `vdr check --read-data`"
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vdr_model::testing::MemoryStore;
+    use vdr_model::{ListPage, MultipartUpload, ObjectMeta, VersionPage};
+
+    /// A store that records the range of every GET.
+    struct Recording(MemoryStore, Mutex<Vec<(u64, u64)>>);
+
+    impl ObjectStore for Recording {
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn put(&self, key: &str, data: &[u8], if_absent: bool) -> Result<()> {
+            self.0.put(key, data, if_absent)
+        }
+        fn get(
+            &self,
+            key: &str,
+            range: Option<ByteRange>,
+            version: Option<&str>,
+        ) -> Result<Vec<u8>> {
+            let r = range.expect("packs are read by range");
+            self.1.lock().unwrap().push((r.start, r.start + r.length));
+            self.0.get(key, range, version)
+        }
+        fn stat(&self, key: &str) -> Result<ObjectMeta> {
+            self.0.stat(key)
+        }
+        fn list(&self, prefix: &str, token: Option<String>, size: u32) -> Result<ListPage> {
+            self.0.list(prefix, token, size)
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.0.delete(key)
+        }
+        fn start_multipart<'a>(&'a self, key: &str) -> Result<Box<dyn MultipartUpload + 'a>> {
+            self.0.start_multipart(key)
+        }
+        fn list_versions(
+            &self,
+            prefix: &str,
+            token: Option<String>,
+            size: u32,
+        ) -> Result<VersionPage> {
+            self.0.list_versions(prefix, token, size)
+        }
+    }
+
+    /// Blobs that start exactly on, just before and just after 64 KiB chunk
+    /// boundaries, read in an order that seeks back to 0 and to boundaries:
+    /// every read is exact, and none fetches the pack's last chunk (age
+    /// would for a seek to a chunk boundary) or the header twice.
+    #[test]
+    fn ranged_reads_are_exact_and_never_fetch_the_last_chunk() {
+        let key = DataKey::generate();
+        let c = CHUNK as usize;
+        // The last blob is never read: it keeps the others off the last chunk.
+        let sizes = [c, 1, c - 1, 2 * c, 5000, 3 * c, 2 * c];
+        let blobs: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|k| (k * 31 + i * 7) as u8).collect())
+            .collect();
+        let mut writer = PackWriter::new(&key, 1 << 20);
+        for (i, b) in blobs.iter().enumerate() {
+            writer.add(Id([i as u8; 32]), b, b.len() as u32);
+        }
+        let pack = writer.finish();
+        let store = Recording(MemoryStore::new(), Mutex::new(Vec::new()));
+        store.put("p", &pack.bytes, false).unwrap();
+        let size = pack.bytes.len() as u64;
+        let last_chunk = pack.payload_offset as u64
+            + (size - pack.payload_offset as u64 - 1) / ENC_CHUNK * ENC_CHUNK;
+
+        let headers = PackHeaders::default();
+        let mut reader = PackReader::new(pack.id, size, pack.payload_offset);
+        reader.name = "pack p".into();
+        for i in [3, 0, 1, 5, 2, 0, 4, 3] {
+            let e = &pack.entries[i];
+            let got = reader.read(&store, &key, &headers, e.offset, e.length as u64).unwrap();
+            assert!(got == blobs[i], "blob {i} at {} read back wrong", e.offset);
+        }
+        let gets = store.1.lock().unwrap();
+        assert!(gets.iter().all(|&(_, end)| end <= last_chunk), "fetched the last chunk: {gets:?}");
+        assert_eq!(gets.iter().filter(|&&(start, _)| start == 0).count(), 1, "{gets:?}");
+    }
 }

@@ -16,8 +16,12 @@ use crate::pack;
 use crate::repository::Repository;
 use crate::snapshot::{self, CollectionEntry};
 
-/// Stream bytes per unit of restore work (a run of whole points).
-const SEGMENT: u64 = 4 << 20;
+/// Stream bytes per unit of restore work (a run of whole points): a unit
+/// ends at the first pack-run break after this many bytes.
+const UNIT: u64 = 8 << 20;
+/// A unit ends at the next record start after this many bytes, runs or not
+/// (bounds memory when run breaks never meet record starts).
+const MAX_UNIT: u64 = 24 << 20;
 /// Blobs of one pack closer than this are fetched with one ranged read.
 const GAP: u64 = 256 << 10;
 /// Pack readers (decrypted age headers) each worker keeps open.
@@ -223,7 +227,7 @@ impl Repository {
         entry: &CollectionEntry,
         consume: impl FnMut(Decoded) -> Result<()>,
     ) -> Result<Totals> {
-        let units = segments(&entry.blobs, 0..entry.blobs.len());
+        let units = segments(index, &entry.blobs, 0..entry.blobs.len());
         let totals = self.decode_units(index, &entry.blobs, units, consume)?;
         if totals.bytes != entry.stream_length {
             return Err(crate::format::corrupt(
@@ -250,7 +254,7 @@ impl Repository {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let threads = (cores * 2).clamp(4, 8);
         let mut totals = Totals::default();
-        let ends = &pack::PackEnds::default();
+        let headers = &pack::PackHeaders::default();
         std::thread::scope(|s| -> Result<()> {
             let (job_tx, job_rx) =
                 crossbeam_channel::bounded::<(usize, std::ops::Range<usize>)>(threads);
@@ -260,7 +264,7 @@ impl Repository {
                 s.spawn(move || {
                     let mut open: Vec<pack::PackReader> = Vec::new();
                     for (seq, range) in job_rx {
-                        let r = self.decode_unit(index, &blobs[range], &mut open, ends);
+                        let r = self.decode_unit(index, &blobs[range], &mut open, headers);
                         let failed = r.is_err();
                         if out_tx.send((seq, r)).is_err() || failed {
                             return;
@@ -309,7 +313,7 @@ impl Repository {
         index: &Index,
         blobs: &[crate::snapshot::BlobRef],
         open: &mut Vec<pack::PackReader>,
-        ends: &pack::PackEnds,
+        headers: &pack::PackHeaders,
     ) -> Result<Decoded> {
         let store = self.store.as_ref();
         let locs: Vec<_> = blobs
@@ -349,19 +353,12 @@ impl Repository {
                     if open.len() >= OPEN_PACKS {
                         open.remove(0);
                     }
-                    open.push(pack::PackReader::open(
-                        store,
-                        &self.key,
-                        first.pack,
-                        p.size,
-                        p.payload_offset,
-                        ends,
-                    )?);
+                    open.push(pack::PackReader::new(first.pack, p.size, p.payload_offset));
                     open.len() - 1
                 }
             };
             let start = first.entry.offset;
-            runs.push(open[pos].read(store, start, end - start)?);
+            runs.push(open[pos].read(store, &self.key, headers, start, end - start)?);
             for &k in &order[i..j] {
                 placed[k] = (runs.len() - 1, (locs[k].entry.offset - start) as usize);
             }
@@ -490,16 +487,31 @@ impl Repository {
     }
 }
 
-/// Cut `range` of `blobs` (whole points) into units of about `SEGMENT`
-/// stream bytes, each beginning with a blob that starts a record.
+/// Cut `range` of `blobs` (whole points) into units of about `UNIT` stream
+/// bytes, each beginning with a blob that starts a record. A unit ends where
+/// a run of neighbouring blobs in one pack ends: backups store their ~4 MiB
+/// segments as such runs, so a unit that ends on a run break is fetched with
+/// one ranged read per run (a unit cut mid-run shares that run's read with
+/// the next unit, and each pays for a request of its own).
 pub(crate) fn segments(
+    index: &Index,
     blobs: &[crate::snapshot::BlobRef],
     range: std::ops::Range<usize>,
 ) -> Vec<std::ops::Range<usize>> {
+    let location = |i: usize| index.blobs.get(&blobs[i].id);
+    let continues_run = |i: usize| match (location(i - 1), location(i)) {
+        (Some(a), Some(b)) => {
+            a.pack == b.pack && a.entry.offset + a.entry.length as u64 == b.entry.offset
+        }
+        _ => false,
+    };
     let mut units = Vec::new();
     let (mut from, mut bytes) = (range.start, 0u64);
     for i in range.clone() {
-        if i > from && bytes >= SEGMENT && blobs[i].starts_record {
+        let cut = i > from
+            && blobs[i].starts_record
+            && (bytes >= MAX_UNIT || (bytes >= UNIT && !continues_run(i)));
+        if cut {
             units.push(from..i);
             from = i;
             bytes = 0;

@@ -68,7 +68,7 @@ impl Repository {
         let (index, _) = index::load(self.store.as_ref(), &self.key)?;
 
         let units = |blobs: &[BlobRef], runs: &[Range<usize>]| -> Vec<Range<usize>> {
-            runs.iter().flat_map(|r| segments(blobs, r.clone())).collect()
+            runs.iter().flat_map(|r| segments(&index, blobs, r.clone())).collect()
         };
         // Points of the blobs `from` has and `to` lacks, with their digests:
         // points of new blobs equal to one of these are not delivered.
