@@ -314,9 +314,58 @@ fn short_bodies_that_look_complete_are_fetched_again() {
     assert!(relabelled > 0, "no short body was sent: {:?}", proxy.counts);
 }
 
+/// CPU seconds used so far by this test's finished children (the `vdr` runs)
+/// and by the SeaweedFS server (from the pid file `scripts/test-servers.sh`
+/// writes; `None` when the server was started some other way).
+#[derive(Clone, Copy, Default)]
+struct CpuUse {
+    vdr: f64,
+    server: Option<f64>,
+}
+
+impl CpuUse {
+    fn now() -> CpuUse {
+        // SAFETY: getrusage fills the zeroed struct it is given.
+        let vdr = unsafe {
+            let mut u: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            secs(u.ru_utime) + secs(u.ru_stime)
+        };
+        CpuUse { vdr, server: seaweedfs_cpu_secs() }
+    }
+    /// `self` plus the CPU used since `start`.
+    fn plus_since(self, start: CpuUse) -> CpuUse {
+        let now = CpuUse::now();
+        CpuUse {
+            vdr: self.vdr + now.vdr - start.vdr,
+            server: now.server.zip(start.server).map(|(n, s)| self.server.unwrap_or(0.0) + n - s),
+        }
+    }
+    fn per_gb(&self, gb: f64) -> String {
+        let server = self.server.map_or("-".into(), |s| format!("{:.1}", s / gb));
+        format!("{:.1} / {server}", self.vdr / gb)
+    }
+}
+
+fn seaweedfs_cpu_secs() -> Option<f64> {
+    let run = std::env::var("VDR_TEST_RUN").ok()?;
+    let pid = std::fs::read_to_string(format!("{run}/pids/seaweedfs.pid")).ok()?;
+    let stat =
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.split_whitespace().next()?)).ok()?;
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    Some(ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64)
+}
+
 /// Backup and restore throughput to SeaweedFS against the `fs` repository
 /// in the same run (restore as `--dry-run`: read, decrypt and check all,
-/// no engine import), and requests per GiB (counted by a fault-free proxy).
+/// no engine import), requests per GiB (counted by a fault-free proxy), and
+/// the CPU seconds per GB of stream that vdr and the server spent: both
+/// share this machine's cores, so the server's share is what the `s3` rows
+/// lose against `fs`.
 /// `VDR_BENCH_POINTS` (default 120000 points of dim 384, ~200 MB of stream).
 /// Run: `cargo test --workspace --test storage_servers -- --ignored bench --nocapture`.
 #[test]
@@ -345,9 +394,11 @@ fn bench_seaweedfs_against_fs() {
     ];
     for (i, (name, template, attempts)) in repos.iter().enumerate() {
         let repo = template.replace("{k}", "0");
-        let backup = |repo: &str| {
+        let (mut backup_cpu, mut restore_cpu) = (CpuUse::default(), CpuUse::default());
+        let mut backup = |repo: &str| {
             run.ok(&["init", "--repo", repo, "--recipient", &recipient]);
-            run.json(&[
+            let start = CpuUse::now();
+            let summary = run.json(&[
                 "backup",
                 "--repo",
                 repo,
@@ -355,7 +406,9 @@ fn bench_seaweedfs_against_fs() {
                 "local://./store",
                 "--golden-queries",
                 "0",
-            ])
+            ]);
+            backup_cpu = backup_cpu.plus_since(start);
+            summary
         };
         let before = proxy.counts.requests.load(Ordering::Relaxed);
         let b = backup(&repo);
@@ -364,35 +417,50 @@ fn bench_seaweedfs_against_fs() {
         // the storage's share of a restore, without the engine's import.
         std::fs::create_dir(run.path(&format!("restored{i}"))).unwrap();
         let into = format!("local://./restored{i}");
-        let restore =
-            || run.json(&["restore", "latest", "--repo", &repo, "--db", &into, "--dry-run"]);
+        let mut restore = || {
+            let start = CpuUse::now();
+            let summary =
+                run.json(&["restore", "latest", "--repo", &repo, "--db", &into, "--dry-run"]);
+            restore_cpu = restore_cpu.plus_since(start);
+            summary
+        };
         let r = restore();
         let after = proxy.counts.requests.load(Ordering::Relaxed);
         // The best of three attempts (dry runs repeat exactly; backups go
         // into fresh repositories) damps the noise of a server sharing this
         // machine's two cores.
         let secs = |v: &serde_json::Value| v["duration_secs"].as_f64().unwrap();
+        let rs = (1..*attempts).map(|_| secs(&restore())).fold(secs(&r), f64::min);
         let bs = (1..*attempts)
             .map(|k| secs(&backup(&template.replace("{k}", &k.to_string()))))
             .fold(secs(&b), f64::min);
-        let rs = (1..*attempts).map(|_| secs(&restore())).fold(secs(&r), f64::min);
         let gib = b["bytes_read"].as_f64().unwrap() / (1u64 << 30) as f64;
         let mb = b["bytes_read"].as_f64().unwrap() / 1e6;
+        let gb_run = mb / 1e3 * *attempts as f64;
         figures.push((
             name.to_string(),
             mb / bs,
             mb / rs,
             (mid - before) as f64 / gib,
             (after - mid) as f64 / gib,
+            backup_cpu.per_gb(gb_run),
+            restore_cpu.per_gb(gb_run),
         ));
     }
     eprintln!(
-        "\n{:<24} {:>12} {:>12} {:>14} {:>14}",
-        "repository", "backup MB/s", "restore MB/s", "backup req/GiB", "restore req/GiB"
+        "\n{:<22} {:>11} {:>12} {:>14} {:>15} {:>13} {:>13}",
+        "repository",
+        "backup MB/s",
+        "restore MB/s",
+        "backup req/GiB",
+        "restore req/GiB",
+        "backup CPU-s",
+        "restore CPU-s"
     );
-    for (n, b, r, bq, rq) in &figures {
-        eprintln!("{n:<24} {b:>12.1} {r:>12.1} {bq:>14.0} {rq:>14.0}");
+    for (n, b, r, bq, rq, bc, rc) in &figures {
+        eprintln!("{n:<22} {b:>11.1} {r:>12.1} {bq:>14.0} {rq:>15.0} {bc:>13} {rc:>13}");
     }
+    eprintln!("(CPU-s: per GB of stream, vdr / SeaweedFS server)");
     let (fs, s3) = (&figures[0], &figures[1]);
     eprintln!(
         "s3/fs: backup {:.0} %, restore {:.0} % (goal >= 80 %)",
