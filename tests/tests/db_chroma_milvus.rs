@@ -216,11 +216,35 @@ client.drop_collection(name)
 #[ignore = "benchmark: prints figures, takes a minute"]
 fn bench_export_import_against_vendor_clients() {
     if let Some(url) = vdr_tests::servers::endpoint("CHROMA") {
-        bench_plugin("chroma", open("chroma", &url, serde_json::json!({})).as_mut());
-        bench_python(&format!("{PY_COMMON}{PY_CHROMA}"), &url);
+        with_cpu("vdr chroma", "chroma", true, || {
+            bench_plugin("chroma", open("chroma", &url, serde_json::json!({})).as_mut())
+        });
+        with_cpu("chromadb (python)", "chroma", false, || {
+            bench_python(&format!("{PY_COMMON}{PY_CHROMA}"), &url)
+        });
     }
     if let Some(url) = vdr_tests::servers::endpoint("MILVUS") {
-        bench_plugin("milvus", open("milvus", &url, serde_json::json!({})).as_mut());
-        bench_python(&format!("{PY_COMMON}{PY_MILVUS}"), &url);
+        with_cpu("vdr milvus", "milvus", true, || {
+            bench_plugin("milvus", open("milvus", &url, serde_json::json!({})).as_mut())
+        });
+        with_cpu("pymilvus (python)", "milvus", false, || {
+            bench_python(&format!("{PY_COMMON}{PY_MILVUS}"), &url)
+        });
     }
+}
+
+/// Run `work` and print the CPU seconds the client (this process, or the
+/// child it ran) and the server spent on it: both share this machine's
+/// cores, so a client can only be faster where the server has room.
+fn with_cpu(who: &str, server: &str, in_process: bool, work: impl FnOnce()) {
+    use vdr_tests::servers::{cpu_secs, server_cpu_secs};
+    let (client, on_server) = (cpu_secs(in_process), server_cpu_secs(server));
+    work();
+    let on_server = on_server
+        .zip(server_cpu_secs(server))
+        .map_or("unknown".into(), |(a, b)| format!("{:.2} s", b - a));
+    eprintln!(
+        "BENCH {who:<22} CPU     client {:.2} s, {server} server {on_server} (import + export)",
+        cpu_secs(in_process) - client
+    );
 }

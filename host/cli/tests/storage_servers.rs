@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use vdr_model::{ObjectStore, list_all};
 use vdr_runtime::Grant;
 use vdr_tests::faultproxy::FaultProxy;
-use vdr_tests::servers::{endpoint, required};
+use vdr_tests::servers::{cpu_secs, endpoint, required, server_cpu_secs};
 use vdr_tests::unique;
 
 struct Run {
@@ -314,9 +314,8 @@ fn short_bodies_that_look_complete_are_fetched_again() {
     assert!(relabelled > 0, "no short body was sent: {:?}", proxy.counts);
 }
 
-/// CPU seconds used so far by this test's finished children (the `vdr` runs)
-/// and by the SeaweedFS server (from the pid file `scripts/test-servers.sh`
-/// writes; `None` when the server was started some other way).
+/// CPU seconds spent by this test's finished children (the `vdr` runs) and
+/// by the SeaweedFS server.
 #[derive(Clone, Copy, Default)]
 struct CpuUse {
     vdr: f64,
@@ -325,14 +324,7 @@ struct CpuUse {
 
 impl CpuUse {
     fn now() -> CpuUse {
-        // SAFETY: getrusage fills the zeroed struct it is given.
-        let vdr = unsafe {
-            let mut u: libc::rusage = std::mem::zeroed();
-            libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            secs(u.ru_utime) + secs(u.ru_stime)
-        };
-        CpuUse { vdr, server: seaweedfs_cpu_secs() }
+        CpuUse { vdr: cpu_secs(false), server: server_cpu_secs("seaweedfs") }
     }
     /// `self` plus the CPU used since `start`.
     fn plus_since(self, start: CpuUse) -> CpuUse {
@@ -346,18 +338,6 @@ impl CpuUse {
         let server = self.server.map_or("-".into(), |s| format!("{:.1}", s / gb));
         format!("{:.1} / {server}", self.vdr / gb)
     }
-}
-
-fn seaweedfs_cpu_secs() -> Option<f64> {
-    let run = std::env::var("VDR_TEST_RUN").ok()?;
-    let pid = std::fs::read_to_string(format!("{run}/pids/seaweedfs.pid")).ok()?;
-    let stat =
-        std::fs::read_to_string(format!("/proc/{}/stat", pid.split_whitespace().next()?)).ok()?;
-    // Fields after the command name: utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // SAFETY: sysconf only reads a system constant.
-    Some(ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64)
 }
 
 /// Backup and restore throughput to SeaweedFS against the `fs` repository
