@@ -242,9 +242,11 @@ impl PackHeaders {
         let (parts, data) = if size - payload_offset <= 2 * ENC_CHUNK {
             (vec![(0, get(store, name, 0, size)?)], None)
         } else if from <= payload_offset + WITH_HEADER {
-            let mut header = get(store, name, 0, to)?;
-            let data = header.split_off(from as usize);
-            header.truncate(payload_offset as usize);
+            // The cache keeps a copy of the header alone, not the whole
+            // allocation; the run's bytes move to the front of the buffer.
+            let mut data = get(store, name, 0, to)?;
+            let header = data[..payload_offset as usize].to_vec();
+            data.drain(..from as usize);
             (vec![(0, header)], Some((from, data)))
         } else {
             (vec![(0, get(store, name, 0, payload_offset)?)], None)
@@ -323,10 +325,7 @@ impl PackReader {
         };
         if !covered {
             let bytes = get(store, &self.name, from, to - from)?;
-            let mut f = self.fetched.0.lock().unwrap();
-            // Keep the header; replace the data range.
-            f.parts.retain(|(s, _)| *s == 0);
-            f.parts.push((from, bytes));
+            self.fetched.0.lock().unwrap().parts.push((from, bytes));
         }
         // A reader positioned in a later chunk cannot seek back to 0
         // without the length either: begin a new one (it starts at 0).
@@ -343,6 +342,10 @@ impl PackReader {
         }
         let mut out = vec![0u8; len as usize];
         reader.read_exact(&mut out).map_err(fail)?;
+        // Restore units end on run breaks, so the next read rarely wants
+        // these bytes again: keep only the header between reads (a worker
+        // holds several readers).
+        self.fetched.0.lock().unwrap().parts.retain(|(s, _)| *s == 0);
         Ok(out)
     }
 }

@@ -489,7 +489,7 @@ impl Repository {
 
 /// Cut `range` of `blobs` (whole points) into units of about `UNIT` stream
 /// bytes, each beginning with a blob that starts a record. A unit ends where
-/// a run of neighbouring blobs in one pack ends: backups store their ~4 MiB
+/// a run of neighbouring blobs in one pack ends: backups store their ~8 MiB
 /// segments as such runs, so a unit that ends on a run break is fetched with
 /// one ranged read per run (a unit cut mid-run shares that run's read with
 /// the next unit, and each pays for a request of its own).
