@@ -76,6 +76,10 @@ impl State {
         // builder's defaults, plus only the granted directory.
         let mut b = WasiCtxBuilder::new();
         b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        // Plugins run synchronously: file calls may block this thread instead
+        // of hopping to tokio's blocking pool and back for every (at most
+        // 64 KiB) read. Set before the preopen, which captures it.
+        b.allow_blocking_current_thread(true);
         let stderr = crate::stderr::StderrTail::default();
         b.stderr(stderr.clone());
         if let Some(dir) = &perms.directory {
