@@ -13,7 +13,11 @@
 //! ```
 //! All integers and floats little-endian.
 
+use std::collections::BTreeMap;
+
 use vdr_plugin_sdk::{Error, NamedVector, Point, PointId, Result, SparseVector, VectorData};
+
+use crate::records::Location;
 
 /// A point id with the store's order: numbers (ascending) before strings
 /// (byte-wise). Export order and resume tokens follow it.
@@ -272,3 +276,29 @@ pub fn decode_slot_list(bytes: &[u8]) -> Result<Vec<Option<IdKey>>> {
 }
 
 const FREE_SLOT: u8 = 2;
+
+/// `(id offset:u64 len:u32) × count`: the live map of a log checkpoint
+/// (see `records`). Every location must lie in `[min, max)`.
+pub fn decode_live_map(
+    bytes: &[u8],
+    count: u64,
+    min: u64,
+    max: u64,
+) -> Result<BTreeMap<IdKey, Location>> {
+    let mut r = Reader { bytes, pos: 0 };
+    let mut live = BTreeMap::new();
+    for _ in 0..count {
+        let id = r.id()?;
+        let at = Location { offset: r.u64()?, len: r.u32()? };
+        if at.offset < min || at.offset.saturating_add(at.len as u64) > max {
+            return Err(corrupt(format!("checkpoint location {} past the log", at.offset)));
+        }
+        if live.insert(id, at).is_some() {
+            return Err(corrupt("checkpoint names an id twice".into()));
+        }
+    }
+    if r.pos != bytes.len() {
+        return Err(corrupt("trailing bytes after the checkpoint".into()));
+    }
+    Ok(live)
+}

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use vdr_plugin_sdk::{
-    CollectionSchema, Error, Point, PointId, Result, VectorData, VectorKind, io_error,
+    CollectionSchema, Error, Point, PointId, Result, VectorData, VectorKind, io_error, log,
 };
 
 use crate::codec::{self, IdKey};
@@ -30,6 +30,9 @@ pub struct Collection {
     pub log: Log,
     pub live: BTreeMap<IdKey, Location>,
     dead_bytes: u64,
+    /// The log length `live.bin` covers (0: none), so flushes skip
+    /// rewriting a current one.
+    checkpointed: u64,
     /// Indexes loaded or built for search, valid for the log state they
     /// record; kept across writes, which `index` then applies incrementally.
     pub indexes: Option<LoadedIndexes>,
@@ -48,6 +51,7 @@ impl Collection {
             log,
             live: BTreeMap::new(),
             dead_bytes: 0,
+            checkpointed: 0,
             indexes: None,
         })
     }
@@ -63,8 +67,21 @@ impl Collection {
             log,
             live: scan.live,
             dead_bytes: scan.dead_bytes,
+            checkpointed: scan.checkpointed,
             indexes: None,
         })
+    }
+
+    /// Checkpoint the id -> location map (`records`), unless current. Only
+    /// a cache: a failure is logged, and the next open scans more of the log.
+    pub fn checkpoint(&mut self) {
+        if self.checkpointed == self.log.len() {
+            return;
+        }
+        match records::write_checkpoint(&self.log, &self.live, self.dead_bytes) {
+            Ok(()) => self.checkpointed = self.log.len(),
+            Err(e) => log::warn(format!("checkpoint of {} not written: {e}", self.schema.name)),
+        }
     }
 
     pub fn count(&self) -> u64 {
@@ -163,6 +180,7 @@ impl Collection {
         self.log = log;
         self.live = scan.live;
         self.dead_bytes = scan.dead_bytes;
+        self.checkpointed = scan.checkpointed;
         self.indexes = None;
         Ok(true)
     }

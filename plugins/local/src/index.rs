@@ -115,6 +115,7 @@ pub fn flush(c: &mut Collection) -> Result<()> {
         save(&c.dir, loaded)?;
         loaded.saved = true;
     }
+    c.checkpoint();
     Ok(())
 }
 

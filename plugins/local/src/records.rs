@@ -10,6 +10,18 @@
 //! bad checksum) ends the log: it and anything after it are dropped when the
 //! log is next opened for writing. The epoch is random per log file, so a
 //! compacted log is never mistaken for the one it replaced (see `index`).
+//!
+//! `live.bin` beside it is a checkpoint of the id -> location map, so that
+//! opening scans only the frames appended since (a 1M-record log takes
+//! seconds to scan):
+//! ```text
+//! live   := magic:"VDRLIVE1" epoch:u64 log_len:u64 dead_bytes:u64
+//!           count:u64 (id offset:u64 len:u32)* crc:u32      crc = CRC-32 of all before it
+//! ```
+//! It is only a cache: written atomically at flush, and ignored (the whole
+//! log is scanned) when missing, damaged, of another epoch, longer than the
+//! log, or when no whole frame starts at its `log_len`. The log is append-only
+//! within an epoch, so the prefix it describes cannot have changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -40,6 +52,8 @@ pub struct Scan {
     pub live: BTreeMap<IdKey, Location>,
     /// Bytes of frames that no longer matter (replaced or deleted).
     pub dead_bytes: u64,
+    /// The log length the checkpoint read on opening covered (0: none).
+    pub checkpointed: u64,
 }
 
 pub struct Log {
@@ -84,8 +98,13 @@ impl Log {
         let epoch = u64::from_le_bytes(header[12..20].try_into().unwrap());
         let file_len = file.metadata().map_err(|e| ctx(&e))?.len();
 
-        let mut scan = Scan { live: BTreeMap::new(), dead_bytes: 0 };
-        let mut pos = HEADER_LEN;
+        let (mut scan, mut pos) = match read_checkpoint(path, epoch, file_len, &file) {
+            Some((scan, log_len)) => {
+                reader.seek(SeekFrom::Start(log_len)).map_err(|e| ctx(&e))?;
+                (scan, log_len)
+            }
+            None => (Scan { live: BTreeMap::new(), dead_bytes: 0, checkpointed: 0 }, HEADER_LEN),
+        };
         let mut frame = Vec::new();
         while let Some((tag, body_len)) = read_frame(&mut reader, file_len - pos, &mut frame) {
             let body_offset = pos + FRAME_HEAD_LEN + 1;
@@ -231,6 +250,57 @@ pub fn push_frame(out: &mut Vec<u8>, tag: u8, body: &[u8]) -> usize {
 
 /// Read the next frame into `frame` (tag + body); `None` at the end of the
 /// log or at a torn/corrupt frame. `remaining` is the bytes left in the file.
+const LIVE_FILE: &str = "live.bin";
+const LIVE_MAGIC: &[u8; 8] = b"VDRLIVE1";
+
+/// Write the checkpoint of `scan` for `log` (see the module docs).
+pub fn write_checkpoint(
+    log: &Log,
+    live: &BTreeMap<IdKey, Location>,
+    dead_bytes: u64,
+) -> Result<()> {
+    let mut out = Vec::with_capacity(40 + live.len() * 24);
+    out.extend_from_slice(LIVE_MAGIC);
+    for v in [log.epoch, log.len, dead_bytes, live.len() as u64] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (id, at) in live {
+        id.encode(&mut out);
+        out.extend_from_slice(&at.offset.to_le_bytes());
+        out.extend_from_slice(&at.len.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    crate::collection::write_atomically(&log.path.with_file_name(LIVE_FILE), &out)
+}
+
+/// The checkpoint beside the log at `path`, if it describes a prefix of
+/// this log: its map and the length it covers.
+fn read_checkpoint(path: &Path, epoch: u64, file_len: u64, file: &File) -> Option<(Scan, u64)> {
+    let bytes = fs::read(path.with_file_name(LIVE_FILE)).ok()?;
+    let (body, crc) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
+    if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?)
+        || body.get(..8)? != LIVE_MAGIC
+    {
+        return None;
+    }
+    let word =
+        |i: usize| Some(u64::from_le_bytes(body.get(8 + i * 8..16 + i * 8)?.try_into().ok()?));
+    let (log_len, dead_bytes, count) = (word(1)?, word(2)?, word(3)?);
+    if word(0)? != epoch || log_len < HEADER_LEN || log_len > file_len {
+        return None;
+    }
+    let live = crate::codec::decode_live_map(&body[40..], count, HEADER_LEN, log_len).ok()?;
+    // A whole frame must start at log_len (or the log ends there): a scan
+    // from anywhere else could read garbage as frames.
+    if log_len < file_len {
+        let mut at = file;
+        at.seek(SeekFrom::Start(log_len)).ok()?;
+        read_frame(&mut BufReader::new(at), file_len - log_len, &mut Vec::new())?;
+    }
+    Some((Scan { live, dead_bytes, checkpointed: log_len }, log_len))
+}
+
 fn read_frame(reader: &mut impl Read, remaining: u64, frame: &mut Vec<u8>) -> Option<(u8, u32)> {
     let mut head = [0u8; FRAME_HEAD_LEN as usize];
     if remaining < FRAME_HEAD_LEN || reader.read_exact(&mut head).is_err() {

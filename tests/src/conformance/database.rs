@@ -154,7 +154,8 @@ fn import(db: &mut dyn Database, name: &str, points: Vec<Point>) {
     db.flush(name).unwrap_or_else(|e| panic!("flushing {name}: {e}"));
 }
 
-fn export_all(db: &mut dyn Database, name: &str, batch: u32) -> Vec<Point> {
+/// Every point of `name`, exported in batches of at most `batch`.
+pub fn export_all(db: &mut dyn Database, name: &str, batch: u32) -> Vec<Point> {
     let mut out = Vec::new();
     let mut cursor = db.open_export(name, None).unwrap();
     loop {
