@@ -60,9 +60,10 @@ fn local_database_keeps_collections_across_instances() {
 
 /// The local store reopens from its checkpoint (`live.bin`, written at a
 /// flush) plus the log frames after it. A checkpoint that is damaged, of
-/// another log epoch, or whose length does not fall on a frame boundary is
-/// ignored and the whole log scanned: the collection reads the same in
-/// every case, and a writable open never cuts the log at such a length.
+/// another log, of another epoch, whose length does not fall on a frame
+/// boundary, or whose last frame is not the one at that length is ignored
+/// and the whole log scanned: the collection reads the same in every case,
+/// read-only or writable, and a writable open never cuts the log short.
 #[test]
 fn local_database_reopens_from_its_checkpoint_or_else_the_whole_log() {
     use vdr_model::PointId;
@@ -72,30 +73,41 @@ fn local_database_reopens_from_its_checkpoint_or_else_the_whole_log() {
     let open = |write: bool| {
         rt.open_database("local", &Grant::directory(dir.path(), write), "local".into()).unwrap()
     };
-    let mut expected = database::points(&caps, 0..80);
+    let log = dir.path().join("kept/points.log");
+    let checkpoint = dir.path().join("kept/live.bin");
+    let mut expected = database::points(&caps, 0..6200);
     {
         let mut db = open(true);
         db.create_collection(&database::schema("kept", &caps)).unwrap();
-        db.import_batch("kept", expected[..60].to_vec()).unwrap();
+        db.import_batch("kept", expected[..6000].to_vec()).unwrap();
         db.flush("kept").unwrap();
         // After the checkpoint: new points, replaced points, deletes.
-        db.import_batch("kept", expected[60..].to_vec()).unwrap();
+        db.import_batch("kept", expected[6000..].to_vec()).unwrap();
         for p in &mut expected[10..20] {
             p.payload = Some(format!(r#"{{"replaced":"{}"}}"#, p.id.to_string().len()));
         }
         db.import_batch("kept", expected[10..20].to_vec()).unwrap();
         let gone: Vec<PointId> = expected.drain(..5).map(|p| p.id).collect();
         db.delete_points("kept", &gone).unwrap();
+        // Another collection's checkpoint: valid, but of another log.
+        db.create_collection(&database::schema("other", &caps)).unwrap();
+        db.import_batch("other", database::points(&caps, 100..200)).unwrap();
+        db.flush("other").unwrap();
     }
-    let checkpoint = dir.path().join("kept/live.bin");
+    // The log is read through a 1 MiB buffer: a scan that lost its place
+    // after looking at the checkpoint would show only beyond it.
+    assert!(std::fs::metadata(&log).unwrap().len() > 3 << 19);
     let original = std::fs::read(&checkpoint).expect("flush writes live.bin");
-    let reads_as_expected = |write: bool, case: &str| {
-        let mut db = open(write);
-        let got = database::export_all(db.as_mut(), "kept", 1000);
-        assert_eq!(got.len(), expected.len(), "{case}");
-        database::assert_same_points(&expected, &got, 0.0);
+    let reads_as_expected = |checkpoint_bytes: &[u8], case: &str| {
+        for write in [false, true] {
+            std::fs::write(&checkpoint, checkpoint_bytes).unwrap();
+            let mut db = open(write);
+            let got = database::export_all(db.as_mut(), "kept", 1000);
+            assert_eq!(got.len(), expected.len(), "{case} (writable: {write})");
+            database::assert_same_points(&expected, &got, 0.0);
+        }
     };
-    reads_as_expected(false, "checkpoint and the frames after it");
+    reads_as_expected(&original, "checkpoint and the frames after it");
 
     let reseal = |mut body: Vec<u8>| {
         body.truncate(body.len() - 4);
@@ -103,23 +115,38 @@ fn local_database_reopens_from_its_checkpoint_or_else_the_whole_log() {
         body.extend_from_slice(&crc.to_le_bytes());
         body
     };
-    let with_word = |at: usize, f: &dyn Fn(u64) -> u64| {
-        let mut b = original.clone();
+    // live.bin words after the magic: epoch, log_len, last, last_crc, ...
+    let with_word = |word: usize, f: &dyn Fn(u64) -> u64| {
+        let (mut b, at) = (original.clone(), 8 + 8 * word);
         let v = u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
         b[at..at + 8].copy_from_slice(&f(v).to_le_bytes());
         reseal(b)
     };
     let mut flipped = original.clone();
     flipped[original.len() / 2] ^= 0x40;
-    let cases: [(&str, Vec<u8>); 4] = [
+    let cases: [(&str, Vec<u8>); 7] = [
         ("a flipped byte", flipped),
-        ("another epoch", with_word(8, &|e| e ^ 1)),
-        ("a length inside a frame", with_word(16, &|len| len + 3)),
-        ("a length past the log", with_word(16, &|len| len + (1 << 30))),
+        (
+            "another collection's checkpoint",
+            std::fs::read(dir.path().join("other/live.bin")).unwrap(),
+        ),
+        ("another epoch", with_word(0, &|e| e ^ 1)),
+        ("a length inside a frame", with_word(1, &|len| len + 3)),
+        ("a length past the log", with_word(1, &|len| len + (1 << 30))),
+        ("another last frame", with_word(2, &|last| last - 1)),
+        ("another last checksum", with_word(3, &|crc| crc ^ 1)),
     ];
     for (case, bytes) in cases {
-        std::fs::write(&checkpoint, bytes).unwrap();
-        reads_as_expected(true, case);
-        reads_as_expected(false, case);
+        reads_as_expected(&bytes, case);
     }
+
+    // A crash while appending after a flush: a torn frame right at the
+    // checkpoint's length. Reads ignore it; a writable open cuts it off.
+    open(true).flush("kept").unwrap();
+    let flushed = std::fs::read(&checkpoint).unwrap();
+    let length = std::fs::metadata(&log).unwrap().len();
+    let mut torn = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut torn, &[200, 3, 0, 0, 1, 2, 3, 4, 1, 0]).unwrap();
+    reads_as_expected(&flushed, "a torn frame after the checkpoint");
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), length, "the torn frame is cut off");
 }

@@ -104,8 +104,7 @@ impl Collection {
             let at = records::push_frame(&mut frames, TAG_UPSERT, &body);
             placed.push((IdKey::from(&point.id), at, body.len() as u32));
         }
-        let start = self.log.append(&frames)?;
-        self.log.sync()?;
+        let start = self.log.append_durably(&frames)?;
         for (id, at, len) in placed {
             let location = Location { offset: start + at as u64, len };
             if let Some(old) = self.live.insert(id, location) {
@@ -131,8 +130,7 @@ impl Collection {
         if doomed.is_empty() {
             return Ok(());
         }
-        self.log.append(&frames)?;
-        self.log.sync()?;
+        self.log.append_durably(&frames)?;
         self.dead_bytes += frames.len() as u64;
         for id in doomed {
             if let Some(old) = self.live.remove(&id) {

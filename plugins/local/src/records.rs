@@ -15,13 +15,18 @@
 //! opening scans only the frames appended since (a 1M-record log takes
 //! seconds to scan):
 //! ```text
-//! live   := magic:"VDRLIVE1" epoch:u64 log_len:u64 dead_bytes:u64
-//!           count:u64 (id offset:u64 len:u32)* crc:u32      crc = CRC-32 of all before it
+//! live   := magic:"VDRLIVE1" epoch:u64 log_len:u64 last:u64 last_crc:u64
+//!           dead_bytes:u64 count:u64 (id offset:u64 len:u32)* crc:u32
 //! ```
-//! It is only a cache: written atomically at flush, and ignored (the whole
-//! log is scanned) when missing, damaged, of another epoch, longer than the
-//! log, or when no whole frame starts at its `log_len`. The log is append-only
-//! within an epoch, so the prefix it describes cannot have changed.
+//! (`last`: where the frame ending at `log_len` starts; `last_crc`: that
+//! frame's checksum; `crc`: CRC-32 of everything before it.) It is only a
+//! cache: written atomically at flush, and ignored (the whole log is
+//! scanned) when missing, damaged, of another epoch, longer than the log,
+//! when the frame at `last` is no longer whole, with that checksum, ending
+//! at `log_len`, or when no whole frame starts at `log_len`. A writable
+//! open deletes a checkpoint it ignored, before anything is appended, so no
+//! later log can match it; and an append that fails is cut off again, so a
+//! checkpoint never covers frames the map lacks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -61,6 +66,13 @@ pub struct Log {
     file: File,
     len: u64,
     epoch: u64,
+    /// Where the last frame starts (0: no frame yet): a checkpoint records
+    /// it, so opening can tell that the frame ending at its length is still
+    /// the one it saw.
+    last_frame: u64,
+    /// A failed append could not be undone: the file may hold frames beyond
+    /// `len`, so no checkpoint may vouch for this state.
+    unsure_tail: bool,
 }
 
 impl Log {
@@ -75,7 +87,14 @@ impl Log {
         file.write_all(&header)
             .and_then(|()| file.sync_all())
             .map_err(|e| io_error("writing points.log", &e))?;
-        Ok(Log { path: path.to_path_buf(), file, len: HEADER_LEN, epoch })
+        Ok(Log {
+            path: path.to_path_buf(),
+            file,
+            len: HEADER_LEN,
+            epoch,
+            last_frame: 0,
+            unsure_tail: false,
+        })
     }
 
     /// Open the log at `path` and scan it.
@@ -83,12 +102,10 @@ impl Log {
         let ctx = |e: &std::io::Error| io_error(&format!("opening {}", path.display()), e);
         // A read-only grant (backup, verify) opens the log read-only; writes
         // then fail with the sandbox's permission error.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .or_else(|_| OpenOptions::new().read(true).open(path))
-            .map_err(|e| ctx(&e))?;
+        let (file, writable) = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => (f, true),
+            Err(_) => (OpenOptions::new().read(true).open(path).map_err(|e| ctx(&e))?, false),
+        };
         let mut reader = BufReader::with_capacity(1 << 20, &file);
         let mut header = [0u8; HEADER_LEN as usize];
         reader.read_exact(&mut header).map_err(|e| ctx(&e))?;
@@ -98,15 +115,23 @@ impl Log {
         let epoch = u64::from_le_bytes(header[12..20].try_into().unwrap());
         let file_len = file.metadata().map_err(|e| ctx(&e))?.len();
 
-        let (mut scan, mut pos) = match read_checkpoint(path, epoch, file_len, &file) {
-            Some((scan, log_len)) => {
-                reader.seek(SeekFrom::Start(log_len)).map_err(|e| ctx(&e))?;
-                (scan, log_len)
+        let checkpoint = path.with_file_name(LIVE_FILE);
+        let (mut scan, mut pos, mut last_frame) = match read_checkpoint(path, epoch, file_len) {
+            Some(found) => found,
+            None => {
+                // Rejected (or absent): a writable open removes it before
+                // anything is appended, so that no later log can match it.
+                if writable && checkpoint.exists() {
+                    fs::remove_file(&checkpoint)
+                        .map_err(|e| io_error("removing a stale live.bin", &e))?;
+                }
+                (Scan { live: BTreeMap::new(), dead_bytes: 0, checkpointed: 0 }, HEADER_LEN, 0)
             }
-            None => (Scan { live: BTreeMap::new(), dead_bytes: 0, checkpointed: 0 }, HEADER_LEN),
         };
+        reader.seek(SeekFrom::Start(pos)).map_err(|e| ctx(&e))?;
         let mut frame = Vec::new();
         while let Some((tag, body_len)) = read_frame(&mut reader, file_len - pos, &mut frame) {
+            last_frame = pos;
             let body_offset = pos + FRAME_HEAD_LEN + 1;
             let frame_len = FRAME_HEAD_LEN + 1 + body_len as u64;
             let id = decode_id(&frame[1..])?;
@@ -125,7 +150,8 @@ impl Log {
             pos += frame_len;
         }
         drop(reader);
-        let log = Log { path: path.to_path_buf(), file, len: pos, epoch };
+        let log =
+            Log { path: path.to_path_buf(), file, len: pos, epoch, last_frame, unsure_tail: false };
         if pos < file_len {
             // A torn or corrupt tail from an interrupted write: cut it off so
             // new frames follow the last good one (on a read-only grant this
@@ -153,7 +179,23 @@ impl Log {
             .map_err(|e| io_error("appending to points.log", &e))?;
         self.file.write_all(frames).map_err(|e| io_error("appending to points.log", &e))?;
         self.len += frames.len() as u64;
+        self.last_frame = start + last_frame_in(frames);
         Ok(start)
+    }
+
+    /// Append and fsync, or leave the log as it was: on failure the frames
+    /// are cut off again (or, if even that fails, no checkpoint is written
+    /// by this instance), so the in-memory map and the file agree.
+    pub fn append_durably(&mut self, frames: &[u8]) -> Result<u64> {
+        let (len, last_frame) = (self.len, self.last_frame);
+        let result = self.append(frames).and_then(|start| self.sync().map(|()| start));
+        if result.is_err() {
+            (self.len, self.last_frame) = (len, last_frame);
+            if self.file.set_len(len).is_err() {
+                self.unsure_tail = true;
+            }
+        }
+        result
     }
 
     pub fn sync(&self) -> Result<()> {
@@ -259,9 +301,20 @@ pub fn write_checkpoint(
     live: &BTreeMap<IdKey, Location>,
     dead_bytes: u64,
 ) -> Result<()> {
-    let mut out = Vec::with_capacity(40 + live.len() * 24);
+    if log.unsure_tail {
+        return Err(Error::Internal("an append to points.log could not be undone".into()));
+    }
+    let mut last_crc = [0u8; 4];
+    if log.len > HEADER_LEN {
+        let mut file = &log.file;
+        file.seek(SeekFrom::Start(log.last_frame + 4))
+            .and_then(|_| file.read_exact(&mut last_crc))
+            .map_err(|e| io_error("reading points.log", &e))?;
+    }
+    let mut out = Vec::with_capacity(56 + live.len() * 24);
     out.extend_from_slice(LIVE_MAGIC);
-    for v in [log.epoch, log.len, dead_bytes, live.len() as u64] {
+    let last_crc = u32::from_le_bytes(last_crc) as u64;
+    for v in [log.epoch, log.len, log.last_frame, last_crc, dead_bytes, live.len() as u64] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     for (id, at) in live {
@@ -275,8 +328,9 @@ pub fn write_checkpoint(
 }
 
 /// The checkpoint beside the log at `path`, if it describes a prefix of
-/// this log: its map and the length it covers.
-fn read_checkpoint(path: &Path, epoch: u64, file_len: u64, file: &File) -> Option<(Scan, u64)> {
+/// this log: its map, the length it covers and where the last frame before
+/// that length starts. Read through a handle of its own.
+fn read_checkpoint(path: &Path, epoch: u64, file_len: u64) -> Option<(Scan, u64, u64)> {
     let bytes = fs::read(path.with_file_name(LIVE_FILE)).ok()?;
     let (body, crc) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?)
@@ -286,19 +340,47 @@ fn read_checkpoint(path: &Path, epoch: u64, file_len: u64, file: &File) -> Optio
     }
     let word =
         |i: usize| Some(u64::from_le_bytes(body.get(8 + i * 8..16 + i * 8)?.try_into().ok()?));
-    let (log_len, dead_bytes, count) = (word(1)?, word(2)?, word(3)?);
+    let (log_len, last_frame, last_crc) = (word(1)?, word(2)?, word(3)?);
+    let (dead_bytes, count) = (word(4)?, word(5)?);
     if word(0)? != epoch || log_len < HEADER_LEN || log_len > file_len {
         return None;
     }
-    let live = crate::codec::decode_live_map(&body[40..], count, HEADER_LEN, log_len).ok()?;
-    // A whole frame must start at log_len (or the log ends there): a scan
-    // from anywhere else could read garbage as frames.
-    if log_len < file_len {
-        let mut at = file;
-        at.seek(SeekFrom::Start(log_len)).ok()?;
-        read_frame(&mut BufReader::new(at), file_len - log_len, &mut Vec::new())?;
+    let live = crate::codec::decode_live_map(body.get(56..)?, count, HEADER_LEN, log_len).ok()?;
+    let mut file = BufReader::new(File::open(path).ok()?);
+    // The frame it saw last must still be there, whole, with the same
+    // checksum, ending exactly at log_len (the log is append-only within an
+    // epoch, so anything else means it was cut and rewritten); and a whole
+    // frame must start at log_len (or the log ends there): a scan from
+    // anywhere else reads garbage as frames.
+    let mut frame = Vec::new();
+    if log_len > HEADER_LEN {
+        let mut head = [0u8; FRAME_HEAD_LEN as usize];
+        file.seek(SeekFrom::Start(last_frame)).ok()?;
+        file.read_exact(&mut head).ok()?;
+        let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as u64;
+        let crc = u32::from_le_bytes(head[4..].try_into().unwrap()) as u64;
+        if crc != last_crc || last_frame.checked_add(FRAME_HEAD_LEN + len)? != log_len {
+            return None;
+        }
+        file.seek(SeekFrom::Start(last_frame)).ok()?;
+        read_frame(&mut file, log_len - last_frame, &mut frame)?;
     }
-    Some((Scan { live, dead_bytes, checkpointed: log_len }, log_len))
+    if log_len < file_len {
+        file.seek(SeekFrom::Start(log_len)).ok()?;
+        read_frame(&mut file, file_len - log_len, &mut frame)?;
+    }
+    Some((Scan { live, dead_bytes, checkpointed: log_len }, log_len, last_frame))
+}
+
+/// Where the last of the whole frames in `frames` starts.
+fn last_frame_in(frames: &[u8]) -> u64 {
+    let (mut at, mut last) = (0usize, 0usize);
+    while at + FRAME_HEAD_LEN as usize <= frames.len() {
+        last = at;
+        at += FRAME_HEAD_LEN as usize
+            + u32::from_le_bytes(frames[at..at + 4].try_into().unwrap()) as usize;
+    }
+    last as u64
 }
 
 fn read_frame(reader: &mut impl Read, remaining: u64, frame: &mut Vec<u8>) -> Option<(u8, u32)> {
