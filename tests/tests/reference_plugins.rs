@@ -66,7 +66,7 @@ fn local_database_keeps_collections_across_instances() {
 /// read-only or writable, and a writable open never cuts the log short.
 #[test]
 fn local_database_reopens_from_its_checkpoint_or_else_the_whole_log() {
-    use vdr_model::PointId;
+    use vdr_model::{Point, PointId};
     let dir = tempfile::tempdir().unwrap();
     let rt = vdr_tests::runtime();
     let caps = database::DbCaps::default();
@@ -98,16 +98,22 @@ fn local_database_reopens_from_its_checkpoint_or_else_the_whole_log() {
     // after looking at the checkpoint would show only beyond it.
     assert!(std::fs::metadata(&log).unwrap().len() > 3 << 19);
     let original = std::fs::read(&checkpoint).expect("flush writes live.bin");
-    let reads_as_expected = |checkpoint_bytes: &[u8], case: &str| {
-        for write in [false, true] {
-            std::fs::write(&checkpoint, checkpoint_bytes).unwrap();
-            let mut db = open(write);
-            let got = database::export_all(db.as_mut(), "kept", 1000);
-            assert_eq!(got.len(), expected.len(), "{case} (writable: {write})");
-            database::assert_same_points(&expected, &got, 0.0);
-        }
-    };
-    reads_as_expected(&original, "checkpoint and the frames after it");
+    // `trusted`: whether the checkpoint must be used; a writable open
+    // deletes one it ignores, so the path taken shows.
+    let reads_as_expected =
+        |expected: &[Point], checkpoint_bytes: &[u8], trusted: bool, case: &str| {
+            for write in [false, true] {
+                std::fs::write(&checkpoint, checkpoint_bytes).unwrap();
+                let mut db = open(write);
+                let got = database::export_all(db.as_mut(), "kept", 1000);
+                assert_eq!(got.len(), expected.len(), "{case} (writable: {write})");
+                database::assert_same_points(expected, &got, 0.0);
+                if write {
+                    assert_eq!(checkpoint.exists(), trusted, "{case}: checkpoint used or not");
+                }
+            }
+        };
+    reads_as_expected(&expected, &original, true, "checkpoint and the frames after it");
 
     let reseal = |mut body: Vec<u8>| {
         body.truncate(body.len() - 4);
@@ -137,16 +143,24 @@ fn local_database_reopens_from_its_checkpoint_or_else_the_whole_log() {
         ("another last checksum", with_word(3, &|crc| crc ^ 1)),
     ];
     for (case, bytes) in cases {
-        reads_as_expected(&bytes, case);
+        reads_as_expected(&expected, &bytes, false, case);
     }
 
-    // A crash while appending after a flush: a torn frame right at the
-    // checkpoint's length. Reads ignore it; a writable open cuts it off.
+    // A crash while appending: a torn frame right at the checkpoint's
+    // length, then one after newer frames. Reads stop at it; a writable
+    // open cuts it off; the checkpoint stays good.
     open(true).flush("kept").unwrap();
     let flushed = std::fs::read(&checkpoint).unwrap();
-    let length = std::fs::metadata(&log).unwrap().len();
-    let mut torn = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-    std::io::Write::write_all(&mut torn, &[200, 3, 0, 0, 1, 2, 3, 4, 1, 0]).unwrap();
-    reads_as_expected(&flushed, "a torn frame after the checkpoint");
-    assert_eq!(std::fs::metadata(&log).unwrap().len(), length, "the torn frame is cut off");
+    let tear = |expected: &[Point], case: &str| {
+        let length = std::fs::metadata(&log).unwrap().len();
+        let mut torn = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut torn, &[200, 3, 0, 0, 1, 2, 3, 4, 1, 0]).unwrap();
+        reads_as_expected(expected, &flushed, true, case);
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), length, "{case}: torn frame cut off");
+    };
+    tear(&expected, "a torn frame at the checkpoint's length");
+    let newer = database::points(&caps, 7000..7050);
+    open(true).import_batch("kept", newer.clone()).unwrap();
+    expected.extend(newer);
+    tear(&expected, "a torn frame after newer frames");
 }

@@ -22,11 +22,11 @@
 //! frame's checksum; `crc`: CRC-32 of everything before it.) It is only a
 //! cache: written atomically at flush, and ignored (the whole log is
 //! scanned) when missing, damaged, of another epoch, longer than the log,
-//! when the frame at `last` is no longer whole, with that checksum, ending
-//! at `log_len`, or when no whole frame starts at `log_len`. A writable
-//! open deletes a checkpoint it ignored, before anything is appended, so no
-//! later log can match it; and an append that fails is cut off again, so a
-//! checkpoint never covers frames the map lacks.
+//! or when the frame at `last` is no longer whole, with that checksum,
+//! ending at `log_len`. A writable open deletes a checkpoint it ignored,
+//! before anything is appended, so no later log can match it; and an append
+//! that fails is cut off again, so a checkpoint never covers frames the map
+//! lacks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -124,6 +124,9 @@ impl Log {
                 if writable && checkpoint.exists() {
                     fs::remove_file(&checkpoint)
                         .map_err(|e| io_error("removing a stale live.bin", &e))?;
+                    if let Some(dir) = path.parent() {
+                        crate::collection::sync_dir(dir);
+                    }
                 }
                 (Scan { live: BTreeMap::new(), dead_bytes: 0, checkpointed: 0 }, HEADER_LEN, 0)
             }
@@ -179,7 +182,9 @@ impl Log {
             .map_err(|e| io_error("appending to points.log", &e))?;
         self.file.write_all(frames).map_err(|e| io_error("appending to points.log", &e))?;
         self.len += frames.len() as u64;
-        self.last_frame = start + last_frame_in(frames);
+        if !frames.is_empty() {
+            self.last_frame = start + last_frame_in(frames);
+        }
         Ok(start)
     }
 
@@ -348,10 +353,10 @@ fn read_checkpoint(path: &Path, epoch: u64, file_len: u64) -> Option<(Scan, u64,
     let live = crate::codec::decode_live_map(body.get(56..)?, count, HEADER_LEN, log_len).ok()?;
     let mut file = BufReader::new(File::open(path).ok()?);
     // The frame it saw last must still be there, whole, with the same
-    // checksum, ending exactly at log_len (the log is append-only within an
-    // epoch, so anything else means it was cut and rewritten); and a whole
-    // frame must start at log_len (or the log ends there): a scan from
-    // anywhere else reads garbage as frames.
+    // checksum, ending exactly at log_len: the log is append-only within an
+    // epoch, so anything else means it was cut and rewritten. That also
+    // makes log_len a frame boundary, where the scan of the rest begins (a
+    // torn frame there is simply the end of the log, cut off as usual).
     let mut frame = Vec::new();
     if log_len > HEADER_LEN {
         let mut head = [0u8; FRAME_HEAD_LEN as usize];
@@ -364,10 +369,6 @@ fn read_checkpoint(path: &Path, epoch: u64, file_len: u64) -> Option<(Scan, u64,
         }
         file.seek(SeekFrom::Start(last_frame)).ok()?;
         read_frame(&mut file, log_len - last_frame, &mut frame)?;
-    }
-    if log_len < file_len {
-        file.seek(SeekFrom::Start(log_len)).ok()?;
-        read_frame(&mut file, file_len - log_len, &mut frame)?;
     }
     Some((Scan { live, dead_bytes, checkpointed: log_len }, log_len, last_frame))
 }
