@@ -8,7 +8,7 @@
 //! compresses only the parts a sample showed to pay; the rest (ids, headers,
 //! payload JSON) is compressed as one "meta" stream.
 //!
-//! What pays is decided once per segment of the stream (~4 MiB) from a
+//! What pays is decided once per backup segment of the stream (~8 MiB) from a
 //! sample ([`Plan`]), so zstd never runs over incompressible bulk.
 
 use std::cell::RefCell;

@@ -66,10 +66,10 @@ pub struct Log {
     file: File,
     len: u64,
     epoch: u64,
-    /// Where the last frame starts (0: no frame yet): a checkpoint records
-    /// it, so opening can tell that the frame ending at its length is still
-    /// the one it saw.
-    last_frame: u64,
+    /// The last frame (offset 0: none yet): a checkpoint records it, so
+    /// opening can tell that the frame ending at its length is still the one
+    /// it saw.
+    last: FrameMark,
     /// A failed append could not be undone: the file may hold frames beyond
     /// `len`, so no checkpoint may vouch for this state.
     unsure_tail: bool,
@@ -92,7 +92,7 @@ impl Log {
             file,
             len: HEADER_LEN,
             epoch,
-            last_frame: 0,
+            last: FrameMark::default(),
             unsure_tail: false,
         })
     }
@@ -115,12 +115,12 @@ impl Log {
         let epoch = u64::from_le_bytes(header[12..20].try_into().unwrap());
         let file_len = file.metadata().map_err(|e| ctx(&e))?.len();
 
-        let checkpoint = path.with_file_name(LIVE_FILE);
-        let (mut scan, mut pos, mut last_frame) = match read_checkpoint(path, epoch, file_len) {
+        let (mut scan, mut pos, mut last) = match read_checkpoint(path, epoch, file_len) {
             Some(found) => found,
             None => {
                 // Rejected (or absent): a writable open removes it before
                 // anything is appended, so that no later log can match it.
+                let checkpoint = live_path(path);
                 if writable && checkpoint.exists() {
                     fs::remove_file(&checkpoint)
                         .map_err(|e| io_error("removing a stale live.bin", &e))?;
@@ -128,13 +128,14 @@ impl Log {
                         crate::collection::sync_dir(dir);
                     }
                 }
-                (Scan { live: BTreeMap::new(), dead_bytes: 0, checkpointed: 0 }, HEADER_LEN, 0)
+                let empty = Scan { live: BTreeMap::new(), dead_bytes: 0, checkpointed: 0 };
+                (empty, HEADER_LEN, FrameMark::default())
             }
         };
         reader.seek(SeekFrom::Start(pos)).map_err(|e| ctx(&e))?;
         let mut frame = Vec::new();
-        while let Some((tag, body_len)) = read_frame(&mut reader, file_len - pos, &mut frame) {
-            last_frame = pos;
+        while let Some((tag, body_len, crc)) = read_frame(&mut reader, file_len - pos, &mut frame) {
+            last = FrameMark { offset: pos, crc };
             let body_offset = pos + FRAME_HEAD_LEN + 1;
             let frame_len = FRAME_HEAD_LEN + 1 + body_len as u64;
             let id = decode_id(&frame[1..])?;
@@ -153,8 +154,7 @@ impl Log {
             pos += frame_len;
         }
         drop(reader);
-        let log =
-            Log { path: path.to_path_buf(), file, len: pos, epoch, last_frame, unsure_tail: false };
+        let log = Log { path: path.to_path_buf(), file, len: pos, epoch, last, unsure_tail: false };
         if pos < file_len {
             // A torn or corrupt tail from an interrupted write: cut it off so
             // new frames follow the last good one (on a read-only grant this
@@ -182,8 +182,8 @@ impl Log {
             .map_err(|e| io_error("appending to points.log", &e))?;
         self.file.write_all(frames).map_err(|e| io_error("appending to points.log", &e))?;
         self.len += frames.len() as u64;
-        if !frames.is_empty() {
-            self.last_frame = start + last_frame_in(frames);
+        if let Some(last) = last_frame_in(frames) {
+            self.last = FrameMark { offset: start + last.offset, crc: last.crc };
         }
         Ok(start)
     }
@@ -192,10 +192,10 @@ impl Log {
     /// are cut off again (or, if even that fails, no checkpoint is written
     /// by this instance), so the in-memory map and the file agree.
     pub fn append_durably(&mut self, frames: &[u8]) -> Result<u64> {
-        let (len, last_frame) = (self.len, self.last_frame);
+        let (len, last) = (self.len, self.last);
         let result = self.append(frames).and_then(|start| self.sync().map(|()| start));
         if result.is_err() {
-            (self.len, self.last_frame) = (len, last_frame);
+            (self.len, self.last) = (len, last);
             if self.file.set_len(len).is_err() {
                 self.unsure_tail = true;
             }
@@ -226,7 +226,7 @@ impl Log {
         let mut pos = start;
         let mut frame = Vec::new();
         while pos < end {
-            let Some((_, body_len)) = read_frame(&mut reader, end - pos, &mut frame) else {
+            let Some((_, body_len, _)) = read_frame(&mut reader, end - pos, &mut frame) else {
                 return Err(bad());
             };
             ids.insert(decode_id(&frame[1..])?);
@@ -295,8 +295,6 @@ pub fn push_frame(out: &mut Vec<u8>, tag: u8, body: &[u8]) -> usize {
     body_start
 }
 
-/// Read the next frame into `frame` (tag + body); `None` at the end of the
-/// log or at a torn/corrupt frame. `remaining` is the bytes left in the file.
 const LIVE_FILE: &str = "live.bin";
 const LIVE_MAGIC: &[u8; 8] = b"VDRLIVE1";
 
@@ -309,17 +307,10 @@ pub fn write_checkpoint(
     if log.unsure_tail {
         return Err(Error::Internal("an append to points.log could not be undone".into()));
     }
-    let mut last_crc = [0u8; 4];
-    if log.len > HEADER_LEN {
-        let mut file = &log.file;
-        file.seek(SeekFrom::Start(log.last_frame + 4))
-            .and_then(|_| file.read_exact(&mut last_crc))
-            .map_err(|e| io_error("reading points.log", &e))?;
-    }
     let mut out = Vec::with_capacity(56 + live.len() * 24);
     out.extend_from_slice(LIVE_MAGIC);
-    let last_crc = u32::from_le_bytes(last_crc) as u64;
-    for v in [log.epoch, log.len, log.last_frame, last_crc, dead_bytes, live.len() as u64] {
+    let (last, last_crc) = (log.last.offset, u64::from(log.last.crc));
+    for v in [log.epoch, log.len, last, last_crc, dead_bytes, live.len() as u64] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     for (id, at) in live {
@@ -329,14 +320,14 @@ pub fn write_checkpoint(
     }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    crate::collection::write_atomically(&log.path.with_file_name(LIVE_FILE), &out)
+    crate::collection::write_atomically(&live_path(&log.path), &out)
 }
 
 /// The checkpoint beside the log at `path`, if it describes a prefix of
 /// this log: its map, the length it covers and where the last frame before
-/// that length starts. Read through a handle of its own.
-fn read_checkpoint(path: &Path, epoch: u64, file_len: u64) -> Option<(Scan, u64, u64)> {
-    let bytes = fs::read(path.with_file_name(LIVE_FILE)).ok()?;
+/// that length starts. Checked through a handle of its own.
+fn read_checkpoint(path: &Path, epoch: u64, file_len: u64) -> Option<(Scan, u64, FrameMark)> {
+    let bytes = fs::read(live_path(path)).ok()?;
     let (body, crc) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?)
         || body.get(..8)? != LIVE_MAGIC
@@ -351,40 +342,54 @@ fn read_checkpoint(path: &Path, epoch: u64, file_len: u64) -> Option<(Scan, u64,
         return None;
     }
     let live = crate::codec::decode_live_map(body.get(56..)?, count, HEADER_LEN, log_len).ok()?;
-    let mut file = BufReader::new(File::open(path).ok()?);
     // The frame it saw last must still be there, whole, with the same
     // checksum, ending exactly at log_len: the log is append-only within an
     // epoch, so anything else means it was cut and rewritten. That also
     // makes log_len a frame boundary, where the scan of the rest begins (a
     // torn frame there is simply the end of the log, cut off as usual).
-    let mut frame = Vec::new();
     if log_len > HEADER_LEN {
-        let mut head = [0u8; FRAME_HEAD_LEN as usize];
+        let mut file = BufReader::new(File::open(path).ok()?);
         file.seek(SeekFrom::Start(last_frame)).ok()?;
-        file.read_exact(&mut head).ok()?;
-        let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as u64;
-        let crc = u32::from_le_bytes(head[4..].try_into().unwrap()) as u64;
-        if crc != last_crc || last_frame.checked_add(FRAME_HEAD_LEN + len)? != log_len {
+        let remaining = log_len.checked_sub(last_frame)?;
+        let (_, body_len, crc) = read_frame(&mut file, remaining, &mut Vec::new())?;
+        if u64::from(crc) != last_crc || FRAME_HEAD_LEN + 1 + u64::from(body_len) != remaining {
             return None;
         }
-        file.seek(SeekFrom::Start(last_frame)).ok()?;
-        read_frame(&mut file, log_len - last_frame, &mut frame)?;
     }
-    Some((Scan { live, dead_bytes, checkpointed: log_len }, log_len, last_frame))
+    let last = FrameMark { offset: last_frame, crc: last_crc as u32 };
+    Some((Scan { live, dead_bytes, checkpointed: log_len }, log_len, last))
 }
 
-/// Where the last of the whole frames in `frames` starts.
-fn last_frame_in(frames: &[u8]) -> u64 {
-    let (mut at, mut last) = (0usize, 0usize);
+/// The last of the frames in `frames` (offset within it), if any.
+fn last_frame_in(frames: &[u8]) -> Option<FrameMark> {
+    let word = |at: usize| u32::from_le_bytes(frames[at..at + 4].try_into().unwrap());
+    let (mut at, mut last) = (0usize, None);
     while at + FRAME_HEAD_LEN as usize <= frames.len() {
-        last = at;
-        at += FRAME_HEAD_LEN as usize
-            + u32::from_le_bytes(frames[at..at + 4].try_into().unwrap()) as usize;
+        last = Some(FrameMark { offset: at as u64, crc: word(at + 4) });
+        at += FRAME_HEAD_LEN as usize + word(at) as usize;
     }
-    last as u64
+    last
 }
 
-fn read_frame(reader: &mut impl Read, remaining: u64, frame: &mut Vec<u8>) -> Option<(u8, u32)> {
+/// A frame's offset in the log and its checksum.
+#[derive(Clone, Copy, Default)]
+struct FrameMark {
+    offset: u64,
+    crc: u32,
+}
+
+fn live_path(log: &Path) -> PathBuf {
+    log.with_file_name(LIVE_FILE)
+}
+
+/// Read the next frame into `frame` (tag + body); its tag, body length and
+/// checksum, or `None` at the end of the log or at a torn/corrupt frame.
+/// `remaining` is the bytes left in the file.
+fn read_frame(
+    reader: &mut impl Read,
+    remaining: u64,
+    frame: &mut Vec<u8>,
+) -> Option<(u8, u32, u32)> {
     let mut head = [0u8; FRAME_HEAD_LEN as usize];
     if remaining < FRAME_HEAD_LEN || reader.read_exact(&mut head).is_err() {
         return None;
@@ -398,7 +403,7 @@ fn read_frame(reader: &mut impl Read, remaining: u64, frame: &mut Vec<u8>) -> Op
     reader.read_exact(frame).ok()?;
     let mut check = crc32fast::Hasher::new();
     check.update(frame);
-    (check.finalize() == crc).then(|| (frame[0], len - 1))
+    (check.finalize() == crc).then(|| (frame[0], len - 1, crc))
 }
 
 /// Write a new log holding `frames` at `path`, atomically replacing any log
