@@ -8,21 +8,8 @@ use common::{public_key, write_identity};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct Run {
-    v: Vdr,
-}
-
-impl std::ops::Deref for Run {
-    type Target = Vdr;
-    fn deref(&self) -> &Vdr {
-        &self.v
-    }
-}
-
-impl Run {
-    fn new() -> Run {
-        Run { v: Vdr::with_identity() }
-    }
+/// Steps this file repeats, on the shared harness.
+impl Vdr {
     fn sample(&self, store: &str, n: &str) {
         self.create_sample(store, "docs", n, "32");
     }
@@ -59,7 +46,7 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn plugin_list_shows_the_embedded_default_plugins_with_versions() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     let list = run.json(&["plugin", "list"]);
     let find = |name: &str| list.as_array().unwrap().iter().find(|p| p["name"] == name).cloned();
     let fs = find("fs").expect("fs is embedded");
@@ -71,7 +58,7 @@ fn plugin_list_shows_the_embedded_default_plugins_with_versions() {
 
 #[test]
 fn a_sample_collection_counts_and_finds_its_neighbours() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     run.sample("local://./store", "2000");
     assert_eq!(
         run.json(&["collection", "count", "--db", "local://./store", "-c", "docs"])["count"],
@@ -99,7 +86,7 @@ fn a_sample_collection_counts_and_finds_its_neighbours() {
 
 #[test]
 fn backup_restore_verify_round_trip_and_no_overwrite_without_force() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     let snapshot = run.repo_with_backup();
     run.ok(&["restore", "latest", "--repo", "fs://./repo", "--db", "local://./restored"]);
     let reports =
@@ -140,7 +127,7 @@ fn backup_restore_verify_round_trip_and_no_overwrite_without_force() {
 
 #[test]
 fn key_files_open_with_the_standard_age_cli() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     run.repo_with_backup();
     if Command::new("age").arg("--version").output().is_err() {
         assert!(
@@ -168,7 +155,7 @@ fn key_files_open_with_the_standard_age_cli() {
 
 #[test]
 fn a_wrong_identity_is_refused_clearly_and_writes_nothing() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     run.repo_with_backup();
     let before = tree(&run.path("repo"));
     write_identity(&run.path("wrong.txt"));
@@ -204,7 +191,7 @@ fn a_wrong_identity_is_refused_clearly_and_writes_nothing() {
 
 #[test]
 fn a_flipped_byte_in_a_pack_fails_check_and_restore_until_the_file_is_repaired() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     run.repo_with_backup();
     run.ok(&["check", "--repo", "fs://./repo", "--read-data"]);
     let pack = walkdir::WalkDir::new(run.path("repo/data"))
@@ -232,7 +219,7 @@ fn a_flipped_byte_in_a_pack_fails_check_and_restore_until_the_file_is_repaired()
 
 #[test]
 fn init_without_any_key_is_a_usage_error_that_says_how() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     let out = run.vdr(&["init", "--repo", "fs://./repo"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--recipient"), "{}", stderr(&out));
@@ -240,7 +227,7 @@ fn init_without_any_key_is_a_usage_error_that_says_how() {
 
 #[test]
 fn a_playbook_step_not_built_yet_says_so() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     let file = run.path("tf.yaml.tera");
     std::fs::write(&file, "name: t\nsteps:\n  - terraform: { dir: ., operation: plan }\n").unwrap();
     let out = run.vdr(&["playbook", "run", file.to_str().unwrap()]);
@@ -250,7 +237,7 @@ fn a_playbook_step_not_built_yet_says_so() {
 
 #[test]
 fn json_output_is_one_document_even_on_failure() {
-    let run = Run::new();
+    let run = Vdr::with_identity();
     let out =
         run.vdr(&["--json", "collection", "count", "--db", "local://./nothing-here", "-c", "x"]);
     assert_ne!(code(&out), 0);

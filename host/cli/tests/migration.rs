@@ -13,27 +13,16 @@ use vdr_model::{
 };
 use vdr_runtime::Grant;
 
-struct Run {
-    v: Vdr,
-}
-
-impl std::ops::Deref for Run {
-    type Target = Vdr;
-    fn deref(&self) -> &Vdr {
-        &self.v
-    }
-}
-
-impl Run {
+/// Steps this file repeats, on the shared harness.
+impl Vdr {
     /// A passphrase repository at fs://./repo.
-    fn new() -> Run {
+    fn with_repo() -> Vdr {
         let mut v = Vdr::with_passphrase("migration test");
         if let Ok(k) = std::env::var("VDR_TEST_QDRANT_API_KEY") {
             v = v.env("QDRANT_API_KEY", &k);
         }
-        let run = Run { v };
-        run.ok(&["init", "--repo", "fs://./repo"]);
-        run
+        v.ok(&["init", "--repo", "fs://./repo"]);
+        v
     }
     /// Back up `collection` of `db`; the snapshot id.
     fn backup(&self, db: &str, collection: &str) -> String {
@@ -141,7 +130,7 @@ fn milvus_url(endpoint: &str) -> String {
 fn local_to_chroma_to_milvus_to_local_verifies_on_every_target() {
     let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
     let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
-    let run = Run::new();
+    let run = Vdr::with_repo();
     for (metric, name) in [("cosine", "docs_cos"), ("euclidean", "docs_l2")] {
         run.ok(&[
             "collection",
@@ -179,7 +168,7 @@ fn qdrant_named_vectors_migrate_to_local() {
     grant.secrets = vec![("api-key".into(), vdr_tests::servers::required("QDRANT_API_KEY"))];
     let name = vdr_tests::unique("mig");
     fill_two_vectors(open("qdrant", grant).as_mut(), &name, "qdrant", PointId::Num);
-    let run = Run::new();
+    let run = Vdr::with_repo();
     let snap = run.backup(&format!("qdrant+{endpoint}"), &name);
     run.migrate(&snap, &name, "local://./back", "from_qdrant", &[]);
     // One of the two vectors, chosen, also migrates.
@@ -191,7 +180,7 @@ fn qdrant_named_vectors_migrate_to_local() {
 #[test]
 fn two_named_vectors_into_chroma_need_a_choice() {
     let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
-    let run = Run::new();
+    let run = Vdr::with_repo();
     let src = run.path("src");
     std::fs::create_dir_all(&src).unwrap();
     let mut local = open("local", Grant::directory(src.canonicalize().unwrap(), true));
@@ -248,7 +237,7 @@ fn two_named_vectors_into_chroma_need_a_choice() {
 #[test]
 fn sparse_vectors_into_milvus_are_dropped_only_on_request() {
     let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
-    let run = Run::new();
+    let run = Vdr::with_repo();
     let src = run.path("src");
     std::fs::create_dir_all(&src).unwrap();
     let mut local = open("local", Grant::directory(src.canonicalize().unwrap(), true));
@@ -314,7 +303,7 @@ fn sparse_vectors_into_milvus_are_dropped_only_on_request() {
 fn chroma_and_milvus_survive_backup_drop_restore_verify() {
     let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
     let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
-    let run = Run::new();
+    let run = Vdr::with_repo();
     for db in [chroma_url(&chroma), milvus_url(&milvus)] {
         let name = vdr_tests::unique("dr_");
         run.create_sample(&db, &name, "400", "16");

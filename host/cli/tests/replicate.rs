@@ -13,21 +13,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use vdr_model::{Point, PointId};
 
-struct Run {
-    v: Vdr,
-}
-
-impl std::ops::Deref for Run {
-    type Target = Vdr;
-    fn deref(&self) -> &Vdr {
-        &self.v
-    }
-}
-
-impl Run {
-    fn new() -> Run {
-        Run { v: Vdr::new() }
-    }
+/// Steps this file repeats, on the shared harness.
+impl Vdr {
     fn sample(&self, store: &str, n: &str) {
         self.create_sample(store, "docs", n, "16");
     }
@@ -47,7 +34,7 @@ impl Run {
     }
 }
 
-fn count(r: &Run, store: &str) -> u64 {
+fn count(r: &Vdr, store: &str) -> u64 {
     r.json(&["collection", "count", "--db", store, "--collection", "docs"])["count"]
         .as_u64()
         .unwrap()
@@ -55,7 +42,7 @@ fn count(r: &Run, store: &str) -> u64 {
 
 #[test]
 fn local_follower_converges_and_moves_only_changes() {
-    let r = Run::new();
+    let r = Vdr::new();
     r.sample("local://./a", "2000");
     let c1 = r.round();
     assert_eq!(c1["created"], true);
@@ -125,7 +112,7 @@ fn local_follower_converges_and_moves_only_changes() {
 
 #[test]
 fn a_killed_round_converges_when_run_again() {
-    let r = Run::new();
+    let r = Vdr::new();
     r.sample("local://./a", "20000");
     let state = r.path("state").to_string_lossy().into_owned();
     let mut child = r
@@ -160,7 +147,7 @@ fn a_killed_round_converges_when_run_again() {
 
 #[test]
 fn promotion_stops_replication_and_metrics_are_written() {
-    let r = Run::new();
+    let r = Vdr::new();
     r.sample("local://./a", "300");
     let state = r.path("state").to_string_lossy().into_owned();
     let base = ["replicate", "--from", "local://./a", "--to", "local://./b", "--state-dir", &state];
@@ -203,7 +190,7 @@ fn promotion_stops_replication_and_metrics_are_written() {
 /// replication is broken.
 #[test]
 fn lag_keeps_rising_while_rounds_fail() {
-    let r = Run::new();
+    let r = Vdr::new();
     r.sample("local://./a", "50");
     let state = r.path("state").to_string_lossy().into_owned();
     let round = |metrics: &'static str| {
@@ -258,7 +245,7 @@ fn samples(text: &str) -> Vec<(String, f64)> {
 
 #[test]
 fn serve_runs_a_schedule_exposes_metrics_and_stops_on_sigterm() {
-    let r = Run::new();
+    let r = Vdr::new();
     r.sample("local://./a", "200");
     std::fs::write(
         r.path("schedules.yaml"),
@@ -318,7 +305,7 @@ fn serve_runs_a_schedule_exposes_metrics_and_stops_on_sigterm() {
 
 #[test]
 fn serve_refuses_remote_listen_and_bad_schedules() {
-    let r = Run::new();
+    let r = Vdr::new();
     let out = r.vdr(&["serve", "--listen", "0.0.0.0:9464"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
@@ -345,7 +332,7 @@ fn serve_refuses_remote_listen_and_bad_schedules() {
 fn bench_anti_entropy_vs_full_copy() {
     let n = std::env::var("VDR_BENCH_RECORDS").unwrap_or_else(|_| "200000".into());
     let to = std::env::var("VDR_BENCH_FOLLOWER").unwrap_or_else(|_| "local://./b".into());
-    let r = Run::new();
+    let r = Vdr::new();
     let name = vdr_tests::unique("bench_");
     let t = Instant::now();
     r.create_sample("local://./a", &name, &n, "16");
@@ -391,7 +378,7 @@ fn bench_anti_entropy_vs_full_copy() {
 }
 
 /// One round `from` -> `to` of collection `c` with its own state; the collection's report.
-fn round_between(r: &Run, from: &str, to: &str, c: &str, state: &str) -> Value {
+fn round_between(r: &Vdr, from: &str, to: &str, c: &str, state: &str) -> Value {
     let s = r.path(state).to_string_lossy().into_owned();
     r.json(&["replicate", "--from", from, "--to", to, "-c", c, "--once", "--state-dir", &s])
         ["collections"][0]
@@ -409,7 +396,7 @@ fn moved(v: &Value) -> u64 {
 fn chroma_and_local_converge_both_ways() {
     let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
     let db = format!("chroma+{chroma}");
-    let r = Run::new();
+    let r = Vdr::new();
     let name = vdr_tests::unique("repl_");
     r.create_sample("local://./a", &name, "500", "16");
     assert_eq!(moved(&round_between(&r, "local://./a", &db, &name, "s1")), 500);
@@ -440,7 +427,7 @@ fn milvus_to_chroma_converges() {
     let Some(chroma) = vdr_tests::servers::endpoint("CHROMA") else { return };
     let Some(milvus) = vdr_tests::servers::endpoint("MILVUS") else { return };
     let (to, from) = (format!("chroma+{chroma}"), format!("milvus+{milvus}"));
-    let r = Run::new();
+    let r = Vdr::new();
     let name = vdr_tests::unique("repl_");
     r.ok(&["collection", "create", "--db", &from, "-c", &name, "--sample", "300", "--dim", "16"]);
     assert_eq!(moved(&round_between(&r, &from, &to, &name, "s")), 300);
@@ -455,7 +442,7 @@ fn milvus_to_chroma_converges() {
 /// between rounds ends it cleanly (exit 0) with the state saved.
 #[test]
 fn continuous_replication_stops_cleanly_on_sigterm() {
-    let r = Run::new();
+    let r = Vdr::new();
     r.sample("local://./a", "200");
     let state = r.path("state").to_string_lossy().into_owned();
     let mut child = r

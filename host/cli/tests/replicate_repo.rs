@@ -9,22 +9,12 @@ use serde_json::Value;
 
 use vdr_model::PointId;
 
-struct Run {
-    v: Vdr,
-}
-
-impl std::ops::Deref for Run {
-    type Target = Vdr;
-    fn deref(&self) -> &Vdr {
-        &self.v
-    }
-}
-
-impl Run {
+/// Steps this file repeats, on the shared harness.
+impl Vdr {
     /// A leader `local://./a` holding `records` sample points of `dim`, and
     /// an empty repository `fs://./repo` for it.
-    fn with_leader(records: &str, dim: &str) -> Run {
-        let r = Run { v: Vdr::with_identity() };
+    fn with_leader(records: &str, dim: &str) -> Vdr {
+        let r = Vdr::with_identity();
         r.create_sample("local://./a", "docs", records, dim);
         r.ok(&["init", "--repo", "fs://./repo", "--recipient", &public_key(&r.path("key.txt"))]);
         r
@@ -63,7 +53,7 @@ fn n(v: &Value, k: &str) -> u64 {
 
 #[test]
 fn standby_applies_each_snapshot_reading_only_changed_chunks() {
-    let r = Run::with_leader("3000", "384");
+    let r = Vdr::with_leader("3000", "384");
     let s1 = r.backup();
 
     let c1 = r.round();
@@ -131,7 +121,7 @@ fn standby_applies_each_snapshot_reading_only_changed_chunks() {
 fn points_longer_than_a_chunk_are_applied_whole() {
     // 20000-d f32 vectors (80 KB) exceed the chunker's 64 KiB maximum, so each
     // point is split over two blobs and must be read as one record.
-    let r = Run::with_leader("60", "20000");
+    let r = Vdr::with_leader("60", "20000");
     let s1 = r.backup();
     let c1 = r.round();
     assert_eq!(n(&c1, "points_upserted"), 60);
@@ -175,7 +165,7 @@ fn points_longer_than_a_chunk_are_applied_whole() {
 fn a_killed_shipping_round_converges_when_run_again() {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
-    let r = Run::with_leader("20000", "64");
+    let r = Vdr::with_leader("20000", "64");
     r.backup();
     r.round();
     r.ok(&["collection", "mutate", "--db", "local://./a", "-c", "docs", "--fraction", "0.3"]);
@@ -221,7 +211,7 @@ fn a_killed_shipping_round_converges_when_run_again() {
 /// snapshot it applied last, so lag alerts fire while shipping is broken.
 #[test]
 fn shipping_lag_keeps_rising_while_rounds_fail() {
-    let r = Run::with_leader("200", "16");
+    let r = Vdr::with_leader("200", "16");
     r.backup();
     r.round();
 

@@ -17,21 +17,10 @@ use vdr_tests::faultproxy::FaultProxy;
 use vdr_tests::servers::{cpu_secs, endpoint, required, server_cpu_secs};
 use vdr_tests::unique;
 
-struct Run {
-    v: Vdr,
-}
-
-impl std::ops::Deref for Run {
-    type Target = Vdr;
-    fn deref(&self) -> &Vdr {
-        &self.v
-    }
-}
-
-impl Run {
-    fn new(env: Vec<(&'static str, String)>) -> Run {
-        let v = env.iter().fold(Vdr::with_identity(), |v, (k, val)| v.env(k, val));
-        Run { v }
+/// Steps this file repeats, on the shared harness.
+impl Vdr {
+    fn with_env(env: Vec<(&'static str, String)>) -> Vdr {
+        env.iter().fold(Vdr::with_identity(), |v, (k, val)| v.env(k, val))
     }
 
     /// init, backup of a sample `local` collection; returns the snapshot id.
@@ -101,7 +90,7 @@ fn s3_round_trip_and_point_in_time_restore_on_seaweedfs() {
     let repo = format!(
         "s3://{bucket}/team/vdr?endpoint={url}&region=us-east-1&create_bucket=true&enable_versioning=true"
     );
-    let run = Run::new(seaweed_env());
+    let run = Vdr::with_env(seaweed_env());
     let snap = run.init_and_back_up(&repo);
     run.restore_and_verify(&repo, &snap, "restored", &[]);
     let check = run.json(&["check", "--repo", &repo, "--read-data"]);
@@ -128,7 +117,7 @@ fn s3_round_trip_and_point_in_time_restore_on_seaweedfs() {
 fn s3_wrong_secret_is_a_clear_unauthorized_error_without_retries() {
     let Some(url) = endpoint("S3_SEAWEED") else { return };
     let repo = format!("s3://{}/p?endpoint={url}", unique("vdr-wrong-"));
-    let run = Run::new(vec![
+    let run = Vdr::with_env(vec![
         ("AWS_ACCESS_KEY_ID", required("S3_SEAWEED_ACCESS_KEY")),
         ("AWS_SECRET_ACCESS_KEY", "not-the-secret".into()),
     ]);
@@ -146,7 +135,7 @@ fn s3_round_trip_on_moto() {
     let Some(url) = endpoint("S3_MOTO") else { return };
     let repo = format!("s3://{}/vdr?endpoint={url}&create_bucket=true", unique("vdr-rt-"));
     // moto checks no signatures; any credentials do.
-    let run = Run::new(vec![
+    let run = Vdr::with_env(vec![
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
     ]);
@@ -160,7 +149,7 @@ fn gcs_round_trip_and_point_in_time_restore_on_fake_gcs_server() {
     let bucket = unique("vdr-rt-");
     let repo =
         format!("gs://{bucket}/vdr?endpoint={url}&create_bucket=true&enable_versioning=true");
-    let run = Run::new(vec![]);
+    let run = Vdr::with_env(vec![]);
     let snap = run.init_and_back_up(&repo);
     run.restore_and_verify(&repo, &snap, "restored", &[]);
 
@@ -225,10 +214,10 @@ impl Drop for TokenEndpoint {
 #[test]
 fn gcs_exchanges_a_service_account_key_for_tokens() {
     let Some(url) = endpoint("GCS") else { return };
-    let run = Run::new(vec![]);
+    let run = Vdr::with_env(vec![]);
     let Some(tokens) = TokenEndpoint::start(&run.path("")) else { return };
     let key_file = run.path("sa.json").to_string_lossy().into_owned();
-    let run = Run { v: run.v.env("GOOGLE_APPLICATION_CREDENTIALS", &key_file) };
+    let run = run.env("GOOGLE_APPLICATION_CREDENTIALS", &key_file);
     let repo = format!("gs://{}/vdr?endpoint={url}&create_bucket=true", unique("vdr-sa-"));
     let snap = run.init_and_back_up(&repo);
     run.restore_and_verify(&repo, &snap, "restored", &[]);
@@ -240,7 +229,7 @@ fn gcs_exchanges_a_service_account_key_for_tokens() {
     assert!(issued <= 12, "{issued} token exchanges");
 
     let foreign = run.path("foreign.json").to_string_lossy().into_owned();
-    let run = Run { v: run.v.env("GOOGLE_APPLICATION_CREDENTIALS", &foreign) };
+    let run = run.env("GOOGLE_APPLICATION_CREDENTIALS", &foreign);
     let out = run.vdr(&["snapshots", "--repo", &repo]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -253,7 +242,7 @@ fn gcs_exchanges_a_service_account_key_for_tokens() {
 fn azure_round_trip_on_azurite() {
     let Some(url) = endpoint("AZURE") else { return };
     let repo = format!("az://{}/vdr?endpoint={url}&create_bucket=true", unique("vdr-rt-"));
-    let run = Run::new(vec![
+    let run = Vdr::with_env(vec![
         ("AZURE_STORAGE_KEY", required("AZURE_KEY")),
         ("AZURE_STORAGE_ACCOUNT", required("AZURE_ACCOUNT")),
     ]);
@@ -275,7 +264,7 @@ fn round_trip_through(url: &str, proxy: FaultProxy) -> FaultProxy {
     ];
     open_store("s3", url, options, secrets).list("", None, 1).expect("bucket made");
     let repo = format!("s3://{bucket}/p?endpoint={}", proxy.url());
-    let run = Run::new(seaweed_env());
+    let run = Vdr::with_env(seaweed_env());
     let snap = run.init_and_back_up(&repo);
     run.restore_and_verify(&repo, &snap, "restored", &[]);
     let check = run.json(&["check", "--repo", &repo, "--read-data"]);
@@ -353,7 +342,7 @@ impl CpuUse {
 fn bench_seaweedfs_against_fs() {
     let Some(url) = endpoint("S3_SEAWEED") else { return };
     let points = std::env::var("VDR_BENCH_POINTS").unwrap_or_else(|_| "120000".into());
-    let run = Run::new(seaweed_env());
+    let run = Vdr::with_env(seaweed_env());
     let t0 = Instant::now();
     run.create_sample("local://./store", "docs", &points, "384");
     eprintln!("sample of {points} points made in {:.1}s", t0.elapsed().as_secs_f64());
