@@ -27,16 +27,7 @@ impl Vdr {
     }
     /// One `--once` round; the report of collection `docs`.
     fn round(&self) -> Value {
-        let r = self.json(&[
-            "--metrics-file",
-            "metrics.prom",
-            "replicate",
-            "--from-repo",
-            "fs://./repo",
-            "--to",
-            "local://./b",
-            "--once",
-        ]);
+        let r = self.json(&round_args("metrics.prom"));
         assert_eq!(r["from_repo"], "fs://./repo", "{r}");
         r["collections"][0].clone()
     }
@@ -45,6 +36,20 @@ impl Vdr {
         assert_eq!(v[0]["ok"], true, "{v}");
         assert!(v[0]["checks"].as_array().is_some_and(|c| !c.is_empty()), "{v}");
     }
+}
+
+/// One shipping round `fs://./repo` -> `local://./b`, metrics to `metrics`.
+fn round_args(metrics: &str) -> [&str; 8] {
+    [
+        "--metrics-file",
+        metrics,
+        "replicate",
+        "--from-repo",
+        "fs://./repo",
+        "--to",
+        "local://./b",
+        "--once",
+    ]
 }
 
 fn n(v: &Value, k: &str) -> u64 {
@@ -224,16 +229,7 @@ fn shipping_lag_keeps_rising_while_rounds_fail() {
     std::fs::write(&file, state.to_string()).unwrap();
     std::fs::rename(r.path("repo"), r.path("repo-gone")).unwrap();
 
-    let out = r.vdr(&[
-        "--metrics-file",
-        "m/fail.prom",
-        "replicate",
-        "--from-repo",
-        "fs://./repo",
-        "--to",
-        "local://./b",
-        "--once",
-    ]);
+    let out = r.vdr(&round_args("m/fail.prom"));
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(r.path("m/fail.prom")).unwrap();
     let lag: f64 = text
