@@ -265,6 +265,10 @@ pub struct BackupArgs {
     /// k of the golden queries' ground truth.
     #[arg(long, default_value_t = 10)]
     pub k: usize,
+    /// Export every record, even where the database's change feed (the
+    /// `local` store has one) could say what changed since the last snapshot.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Args, Debug)]

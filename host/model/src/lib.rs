@@ -20,6 +20,6 @@ pub use error::{Error, ErrorKind, Result};
 pub use point::{NamedVector, Point, PointId, ScoredPoint, SparseVector, VectorData};
 pub use schema::{CollectionSchema, ElementType, Metric, PayloadIndex, VectorField, VectorKind};
 pub use traits::{
-    ByteRange, ByteReader, ByteWriter, Database, ExportCursor, ListPage, MultipartUpload,
-    ObjectMeta, ObjectStore, ObjectVersion, VersionPage, list_all, put_object,
+    ByteRange, ByteReader, ByteWriter, Change, ChangeCursor, Database, ExportCursor, ListPage,
+    MultipartUpload, ObjectMeta, ObjectStore, ObjectVersion, VersionPage, list_all, put_object,
 };

@@ -6,9 +6,9 @@
 //! holding collections in ordered maps.
 
 use crate::{
-    ByteRange, ByteReader, ByteWriter, CollectionSchema, Database, Error, ErrorKind, ExportCursor,
-    ListPage, MultipartUpload, ObjectMeta, ObjectStore, Point, PointId, Result, ScoredPoint,
-    VectorData, VersionPage,
+    ByteRange, ByteReader, ByteWriter, Change, ChangeCursor, CollectionSchema, Database, Error,
+    ErrorKind, ExportCursor, ListPage, MultipartUpload, ObjectMeta, ObjectStore, Point, PointId,
+    Result, ScoredPoint, VectorData, VersionPage,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -192,12 +192,21 @@ impl MultipartUpload for MemoryUpload<'_> {
 }
 
 /// A vector database in memory: collections of points ordered by id.
+///
+/// It keeps a change feed of the writes made through [`Database`] calls
+/// (not of edits to `collections` made directly).
 #[derive(Default)]
 pub struct MemoryDatabase {
     pub collections: BTreeMap<String, (CollectionSchema, BTreeMap<PointId, Point>)>,
     /// Number of `import_batch` and `create_collection` calls (to assert nothing was written).
     pub writes: u64,
+    /// Per collection: its incarnation and the ids written, in order.
+    feeds: BTreeMap<String, (u64, Vec<PointId>)>,
 }
+
+/// Incarnations are unique across instances, as a real engine's are across
+/// its lifetime: a token of one database never applies to another.
+static INCARNATIONS: AtomicU64 = AtomicU64::new(0);
 
 impl MemoryDatabase {
     pub fn new() -> Self {
@@ -214,10 +223,39 @@ impl MemoryDatabase {
     /// Create a collection holding `points` directly.
     pub fn insert_collection(&mut self, schema: CollectionSchema, points: Vec<Point>) {
         let map = points.into_iter().map(|p| (p.id.clone(), p)).collect();
+        self.new_feed(&schema.name);
         self.collections.insert(schema.name.clone(), (schema, map));
+    }
+    /// A new incarnation of `name`: tokens of the old one no longer apply.
+    fn new_feed(&mut self, name: &str) {
+        let incarnation = INCARNATIONS.fetch_add(1, Ordering::Relaxed) + 1;
+        self.feeds.insert(name.to_string(), (incarnation, Vec::new()));
+    }
+    fn record(&mut self, collection: &str, ids: impl IntoIterator<Item = PointId>) {
+        if let Some(feed) = self.feeds.get_mut(collection) {
+            feed.1.extend(ids);
+        }
     }
     pub fn points(&self, name: &str) -> Vec<Point> {
         self.collections.get(name).map(|c| c.1.values().cloned().collect()).unwrap_or_default()
+    }
+}
+
+struct MemoryChanges {
+    changes: std::vec::IntoIter<Change>,
+    end: String,
+    count: usize,
+}
+
+impl ChangeCursor for MemoryChanges {
+    fn next_batch(&mut self, max: u32) -> Result<Vec<Change>> {
+        Ok(self.changes.by_ref().take(max.max(1) as usize).collect())
+    }
+    fn end_token(&mut self) -> Result<String> {
+        Ok(self.end.clone())
+    }
+    fn count(&mut self) -> Result<u64> {
+        Ok(self.count as u64)
     }
 }
 
@@ -276,15 +314,18 @@ impl Database for MemoryDatabase {
             return Err(Error::new(ErrorKind::AlreadyExists, format!("{} exists", schema.name)));
         }
         self.writes += 1;
+        self.new_feed(&schema.name);
         self.collections.insert(schema.name.clone(), (schema.clone(), BTreeMap::new()));
         Ok(())
     }
     fn import_batch(&mut self, collection: &str, points: Vec<Point>) -> Result<()> {
         self.writes += 1;
+        let ids: Vec<PointId> = points.iter().map(|p| p.id.clone()).collect();
         let c = self.collection(collection)?;
         for p in points {
             c.1.insert(p.id.clone(), p);
         }
+        self.record(collection, ids);
         Ok(())
     }
     fn flush(&mut self, collection: &str) -> Result<()> {
@@ -299,6 +340,7 @@ impl Database for MemoryDatabase {
         for id in ids {
             c.1.remove(id);
         }
+        self.record(collection, ids.iter().cloned());
         Ok(())
     }
     fn count(&mut self, collection: &str) -> Result<u64> {
@@ -327,10 +369,39 @@ impl Database for MemoryDatabase {
     }
     fn drop_collection(&mut self, name: &str) -> Result<()> {
         self.collections.remove(name);
+        self.feeds.remove(name);
         Ok(())
     }
     fn open_native_snapshot<'a>(&'a mut self, _: &str) -> Result<Box<dyn ByteReader + 'a>> {
         Err(Error::unsupported("memory database has no native snapshots"))
+    }
+    fn current_token(&mut self, collection: &str) -> Result<Option<String>> {
+        self.collection(collection)?;
+        Ok(self.feeds.get(collection).map(|(inc, ids)| format!("mem:{inc}:{}", ids.len())))
+    }
+    fn open_changes<'a>(
+        &'a mut self,
+        collection: &str,
+        since: &str,
+    ) -> Result<Option<Box<dyn ChangeCursor + 'a>>> {
+        self.collection(collection)?;
+        let points = &self.collections[collection].1;
+        let Some((inc, ids)) = self.feeds.get(collection) else { return Ok(None) };
+        let from = since
+            .strip_prefix(&format!("mem:{inc}:"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n <= ids.len());
+        let Some(from) = from else { return Ok(None) };
+        let touched: std::collections::BTreeSet<&PointId> = ids[from..].iter().collect();
+        let changes: Vec<Change> = touched
+            .into_iter()
+            .map(|id| match points.get(id) {
+                Some(p) => Change::Upsert(p.clone()),
+                None => Change::Delete(id.clone()),
+            })
+            .collect();
+        let end = format!("mem:{inc}:{}", ids.len());
+        Ok(Some(Box::new(MemoryChanges { changes: changes.into_iter(), end, count: points.len() })))
     }
     fn restore_native_snapshot<'a>(
         &'a mut self,

@@ -13,6 +13,25 @@ pub trait ExportCursor {
     fn resume_token(&mut self) -> Result<Option<String>>;
 }
 
+/// One change in a collection's change feed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// The point as it is now (inserted or replaced).
+    Upsert(Point),
+    Delete(PointId),
+}
+
+/// The changes between a token and the collection's state when the cursor
+/// was opened: each changed id once, as it is at `end_token`.
+pub trait ChangeCursor {
+    /// The next batch of at most `max` changes; empty at the end.
+    fn next_batch(&mut self, max: u32) -> Result<Vec<Change>>;
+    /// Where the feed ends: the next incremental starts here.
+    fn end_token(&mut self) -> Result<String>;
+    /// Points in the collection at `end_token`.
+    fn count(&mut self) -> Result<u64>;
+}
+
 /// A stream of bytes out of an engine (native snapshots).
 pub trait ByteReader {
     /// At most `max` more bytes; empty at the end.
@@ -59,6 +78,26 @@ pub trait Database: Send {
         collection: &str,
         size: u64,
     ) -> Result<Box<dyn ByteWriter + 'a>>;
+
+    /// The collection's position in its change feed (`None`: no feed, the
+    /// default). Taken before a full export, so a change made during it is
+    /// reported again by the next feed rather than lost.
+    fn current_token(&mut self, collection: &str) -> Result<Option<String>> {
+        let _ = collection;
+        Ok(None)
+    }
+
+    /// The changes since `since`, or `None` when there is no feed or the
+    /// token no longer applies (another incarnation of the collection, a
+    /// rewritten history): the caller then exports everything.
+    fn open_changes<'a>(
+        &'a mut self,
+        collection: &str,
+        since: &str,
+    ) -> Result<Option<Box<dyn ChangeCursor + 'a>>> {
+        let _ = (collection, since);
+        Ok(None)
+    }
 }
 
 /// Metadata of one stored object.

@@ -228,6 +228,10 @@ pub struct BackupStep {
     /// k of recall@k for the baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k: Option<u32>,
+    /// Export every record even where the database's change feed could
+    /// say what changed since the last snapshot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

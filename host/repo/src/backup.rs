@@ -21,10 +21,12 @@ use vdr_model::{CollectionSchema, Database, Error, Point, Result, put_object};
 use crate::chunker::{RecordChunker, Segment};
 use crate::compress::Plan;
 use crate::format::{Id, pack_key};
+use crate::incremental::{self, FeedPlan};
 use crate::index::{self, IndexFile, IndexedPack};
 use crate::pack::{FinishedPack, PackWriter};
+use crate::recmap::RecordMap;
 use crate::repository::Repository;
-use crate::snapshot::{self, BlobRef, CollectionEntry, Snapshot};
+use crate::snapshot::{self, BlobRef, ChangeState, CollectionEntry, Snapshot};
 
 /// A progress callback.
 pub type ProgressFn<'a, P> = Box<dyn FnMut(&P) + 'a>;
@@ -73,6 +75,9 @@ pub struct BackupOptions<'a> {
     pub index_batch_packs: usize,
     /// Worker threads for hashing/compression/encryption; 0 = one per core.
     pub threads: usize,
+    /// Export every record even where the database's change feed could say
+    /// what changed since the last snapshot.
+    pub full: bool,
 }
 
 impl Default for BackupOptions<'_> {
@@ -84,6 +89,7 @@ impl Default for BackupOptions<'_> {
             export_batch: 1000,
             index_batch_packs: 4,
             threads: 0,
+            full: false,
         }
     }
 }
@@ -92,8 +98,19 @@ impl Default for BackupOptions<'_> {
 pub struct CollectionBackup {
     pub name: String,
     pub records: u64,
+    /// Canonical bytes read from the database (all of them for a full export).
     pub bytes_read: u64,
     pub chunks: u64,
+    /// `full` (every record exported) or `changes` (the database's change
+    /// feed since the parent snapshot, and the chunks around them).
+    pub mode: &'static str,
+    /// Ids the change feed reported (mode `changes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<u64>,
+    /// Why a collection whose last snapshot has a change-feed position was
+    /// exported in full anyway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_because: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -139,6 +156,8 @@ struct SegmentResult {
     seq: usize,
     blobs: Vec<BlobRef>,
     lanes: [u64; 4],
+    /// The records each of `blobs` begins.
+    map: RecordMap,
 }
 
 /// Stream segments handed to workers: ~8 MiB of whole chunks. Each worker
@@ -150,10 +169,17 @@ const SEGMENT_SIZE: usize = 8 << 20;
 struct PendingCollection {
     name: String,
     schema: CollectionSchema,
+    /// Records and canonical bytes read from the database.
     records: u64,
     stream_length: u64,
     seqs: std::ops::Range<usize>,
     baseline: Option<serde_json::Value>,
+    /// The database's change-feed position the stream is as of.
+    token: Option<String>,
+    /// An incremental from the feed: the plan and how many new chunks
+    /// replace each of its regions.
+    feed: Option<(FeedPlan, Vec<usize>)>,
+    full_because: Option<String>,
 }
 
 /// State shared by the pipeline's threads.
@@ -192,7 +218,7 @@ impl Repository {
         let _lock = self.lock(false, "backup")?;
         let (index, _unreadable) = index::load(self.store.as_ref(), &self.key)?;
         let known: Mutex<HashSet<Id>> = Mutex::new(index.blobs.keys().copied().collect());
-        drop(index);
+        let (snapshots, _) = snapshot::load_all(self.store.as_ref(), &self.key)?;
         let mut names =
             if collections.is_empty() { db.list_collections()? } else { collections.to_vec() };
         names.dedup();
@@ -238,17 +264,24 @@ impl Repository {
                         let mut from = 0;
                         let mut chunks = Vec::with_capacity(seg.ends.len());
                         let mut ids = Vec::with_capacity(seg.ends.len());
+                        let mut chunk_lanes = Vec::with_capacity(seg.ends.len());
+                        let mut map = RecordMap::default();
                         let mut frames = Vec::new();
                         let mut pending: &[u8] = &[];
-                        for &end in &seg.ends {
+                        for (&end, &starts) in seg.ends.iter().zip(&seg.starts_record) {
                             let c = &seg.data[from..end];
+                            map.push_chunk(&seg.data, from, end, starts);
                             frames.clear();
                             if crate::crypto::frame_digests(c, &mut frames) {
                                 ids.push(key.frames_id(&frames));
+                                let mut own = [0u64; 4];
                                 for (_, d) in &frames {
-                                    add_digest(&mut lanes, d);
+                                    add_digest(&mut own, d);
                                 }
+                                add_lanes(&mut lanes, &own);
+                                chunk_lanes.push(Some(own));
                             } else {
+                                chunk_lanes.push(None);
                                 // Pieces of a point longer than max_size.
                                 ids.push(key.bytes_id(c));
                                 let start = if pending.is_empty() {
@@ -287,7 +320,7 @@ impl Repository {
                                 let w = writer.get_or_insert_with(|| {
                                     PackWriter::new(key, target + (2 << 20))
                                 });
-                                w.add(ids[i], &stored, c.len() as u32);
+                                w.add(ids[i], &stored, c.len() as u32, chunk_lanes[i]);
                                 stage(2, &mut t);
                                 shared.chunks_new.fetch_add(1, Ordering::Relaxed);
                                 if w.len() >= target {
@@ -309,7 +342,7 @@ impl Repository {
                                 starts_record: *s,
                             })
                             .collect();
-                        let _ = result_tx.send(SegmentResult { seq: job.seq, blobs, lanes });
+                        let _ = result_tx.send(SegmentResult { seq: job.seq, blobs, lanes, map });
                     }
                     if let Some(w) = writer
                         && !w.is_empty()
@@ -336,7 +369,8 @@ impl Repository {
                 });
             }
             drop(pack_rx);
-            let r = self.produce(db, &names, &mut opts, &job_tx, &shared);
+            let from = Sources { source, index: &index, snapshots: &snapshots };
+            let r = self.produce(db, &names, &mut opts, &job_tx, &shared, &from);
             if r.is_err() {
                 shared.abort.store(true, Ordering::SeqCst);
             }
@@ -360,32 +394,55 @@ impl Repository {
             return Err(e);
         }
         let pending = produced?;
-        let rest = std::mem::take(&mut *shared.unindexed.lock().unwrap());
-        if !rest.is_empty() {
-            index::write_file(self.store.as_ref(), &self.key, &IndexFile { packs: rest })?;
-        }
+        drop(index);
 
         let mut results: Vec<SegmentResult> = result_rx.iter().collect();
         results.sort_by_key(|r| r.seq);
         let mut entries = Vec::new();
         let mut summaries = Vec::new();
         let mut chunks_total = 0u64;
+        let mut maps = Vec::new();
         for p in pending {
             let mut lanes = [0u64; 4];
             let mut blobs = Vec::new();
+            let mut map = RecordMap::default();
             for r in &mut results[p.seqs.clone()] {
-                for (l, v) in lanes.iter_mut().zip(r.lanes) {
-                    *l = l.wrapping_add(v);
-                }
+                add_lanes(&mut lanes, &r.lanes);
                 blobs.append(&mut r.blobs);
+                map.append(&r.map);
             }
+            let (mode, changed) = match &p.feed {
+                Some((plan, _)) => ("changes", Some(plan.changes_read)),
+                None => ("full", None),
+            };
+            let (blobs, map, lanes, records) = match p.feed {
+                None => (blobs, map, lanes, p.records),
+                Some((plan, counts)) => {
+                    let (blobs, map) = incremental::splice(&plan, &counts, blobs, &map);
+                    let lanes = incremental::spliced_lanes(&plan, &lanes)?;
+                    let records = plan.parent.records - plan.removed_records + p.records;
+                    if records != plan.count {
+                        tracing::warn!(
+                            "collection {}: {records} records from the change feed, the \
+                             database counted {} (written to while backed up?)",
+                            p.name,
+                            plan.count
+                        );
+                    }
+                    (blobs, map, lanes, records)
+                }
+            };
             chunks_total += blobs.len() as u64;
             summaries.push(CollectionBackup {
                 name: p.name.clone(),
-                records: p.records,
+                records,
                 bytes_read: p.stream_length,
                 chunks: blobs.len() as u64,
+                mode,
+                changed,
+                full_because: p.full_because,
             });
+            maps.push(p.token.map(|token| (token, map)));
             entries.push(CollectionEntry {
                 name: p.name,
                 source: SourceInfo {
@@ -407,14 +464,27 @@ impl Repository {
                     ..source.clone()
                 },
                 schema: p.schema,
-                records: p.records,
+                records,
                 content_digest: lanes_hex(&lanes),
-                stream_length: p.stream_length,
+                stream_length: blobs.iter().map(|b| b.length as u64).sum(),
                 blobs,
                 baseline: p.baseline,
+                changes: None,
             });
         }
-        let parent = self.parent_of(&names)?;
+        // Record maps, for the next incremental: packs, then their index,
+        // then the snapshot naming them.
+        for (entry, map) in entries.iter_mut().zip(maps) {
+            if let Some((token, map)) = map {
+                let refs = self.store_map(&map, &known, level, &shared, index_batch)?;
+                entry.changes = Some(ChangeState { token, map: refs });
+            }
+        }
+        let rest = std::mem::take(&mut *shared.unindexed.lock().unwrap());
+        if !rest.is_empty() {
+            index::write_file(self.store.as_ref(), &self.key, &IndexFile { packs: rest })?;
+        }
+        let parent = parent_of(&snapshots, &names);
         let snap = Snapshot {
             id: Id::random(),
             time,
@@ -471,6 +541,7 @@ impl Repository {
         opts: &mut BackupOptions<'_>,
         job_tx: &crossbeam_channel::Sender<SegmentJob>,
         shared: &Shared,
+        from: &Sources<'_>,
     ) -> Result<Vec<PendingCollection>> {
         let mut seq = 0usize;
         let mut out = Vec::new();
@@ -487,47 +558,108 @@ impl Repository {
             *seq += 1;
             Ok(())
         };
+        let source = SourceInfo {
+            database: if from.source.database.is_empty() {
+                db.describe()
+            } else {
+                from.source.database.clone()
+            },
+            ..from.source.clone()
+        };
         for name in names {
             let schema = db.describe_collection(name)?;
             let mut chunker =
                 RecordChunker::new(self.config.chunker, self.key.boundary_key, SEGMENT_SIZE);
-            let (mut records, mut stream_length) = (0u64, 0u64);
+            // Records and canonical bytes read from the database.
+            let mut read = (0u64, 0u64);
             let first_seq = seq;
-            {
-                let mut cursor = db.open_export(name, None)?;
-                loop {
-                    if shared.aborted() {
-                        return Err(Error::internal("backup pipeline stopped"));
-                    }
-                    let batch = cursor.next_batch(opts.export_batch.max(1))?;
-                    if batch.is_empty() {
-                        break;
-                    }
-                    for mut point in batch {
-                        canonical::normalize(&mut point)?;
-                        for o in opts.observers.iter_mut() {
-                            o.observe(name, &schema, &point);
-                        }
-                        let buf = chunker.buffer();
-                        let start = buf.len();
-                        canonical::encode_frame(&point, buf);
-                        stream_length += (buf.len() - start) as u64;
-                        records += 1;
-                        if let Some(segment) = chunker.frame_done(start) {
-                            send(segment, &mut seq)?;
-                        }
-                    }
-                    if let Some(progress) = opts.progress.as_mut() {
-                        progress(&BackupProgress {
-                            collection: name.clone(),
-                            records,
-                            bytes_read: total_read + stream_length,
-                            bytes_new: shared.bytes_new.load(Ordering::Relaxed),
-                        });
+            let frame = |point: &Point,
+                         chunker: &mut RecordChunker,
+                         seq: &mut usize,
+                         read: &mut (u64, u64)| {
+                let buf = chunker.buffer();
+                let start = buf.len();
+                canonical::encode_frame(point, buf);
+                *read = (read.0 + 1, read.1 + (buf.len() - start) as u64);
+                match chunker.frame_done(start) {
+                    Some(segment) => send(segment, seq),
+                    None => Ok(()),
+                }
+            };
+            let report = |read: (u64, u64), opts: &mut BackupOptions<'_>| {
+                if let Some(progress) = opts.progress.as_mut() {
+                    progress(&BackupProgress {
+                        collection: name.clone(),
+                        records: read.0,
+                        bytes_read: total_read + read.1,
+                        bytes_new: shared.bytes_new.load(Ordering::Relaxed),
+                    });
+                }
+            };
+            let (plan, full_because) = match from.feed_parent(name) {
+                _ if opts.full => (None, None),
+                _ if !opts.observers.is_empty() => (None, None),
+                None => (None, None),
+                Some(parent) => {
+                    match self.plan_from_feed(db, name, parent, &source, from.index)? {
+                        Ok(plan) => (Some(plan), None),
+                        Err(why) => (None, Some(why)),
                     }
                 }
-            }
+            };
+            let (token, feed) = match plan {
+                Some(mut plan) => {
+                    // How many new chunks each region became (the last
+                    // `None` ends the new ids, which are no region).
+                    let mut counts = Vec::with_capacity(plan.regions.len() + 1);
+                    let mut before = 0;
+                    plan.rebuild(db, name, |point| match point {
+                        Some(p) => {
+                            frame(p, &mut chunker, &mut seq, &mut read)?;
+                            if read.0.is_multiple_of(1000) {
+                                report(read, opts);
+                            }
+                            Ok(())
+                        }
+                        None => {
+                            if let Some(segment) = chunker.end_chunk() {
+                                send(segment, &mut seq)?;
+                            }
+                            counts.push((chunker.chunks - before) as usize);
+                            before = chunker.chunks;
+                            Ok(())
+                        }
+                    })?;
+                    counts.pop();
+                    (Some(plan.end_token.clone()), Some((plan, counts)))
+                }
+                None => {
+                    // Before the export: a change made during it is then
+                    // reported again next time rather than lost.
+                    let token = db.current_token(name)?;
+                    let mut cursor = db.open_export(name, None)?;
+                    loop {
+                        if shared.aborted() {
+                            return Err(Error::internal("backup pipeline stopped"));
+                        }
+                        let batch = cursor.next_batch(opts.export_batch.max(1))?;
+                        if batch.is_empty() {
+                            break;
+                        }
+                        for mut point in batch {
+                            canonical::normalize(&mut point)?;
+                            for o in opts.observers.iter_mut() {
+                                o.observe(name, &schema, &point);
+                            }
+                            frame(&point, &mut chunker, &mut seq, &mut read)?;
+                        }
+                        report(read, opts);
+                    }
+                    (token, None)
+                }
+            };
             send(chunker.finish(), &mut seq)?;
+            let (records, stream_length) = read;
             total_read += stream_length;
             let mut baseline = None;
             for o in opts.observers.iter_mut() {
@@ -543,26 +675,81 @@ impl Repository {
                 stream_length,
                 seqs: first_seq..seq,
                 baseline,
+                token,
+                feed,
+                full_because,
             });
         }
         Ok(out)
     }
 
-    /// The newest snapshot holding the same set of collections.
-    fn parent_of(&self, names: &[String]) -> Result<Option<Id>> {
-        let (snaps, _) = snapshot::load_all(self.store.as_ref(), &self.key)?;
-        let mut wanted: Vec<&String> = names.iter().collect();
-        wanted.sort();
-        Ok(snaps
-            .iter()
-            .rev()
-            .find(|s| {
-                let mut have: Vec<&String> = s.collections.iter().map(|c| &c.name).collect();
-                have.sort();
-                have == wanted
-            })
-            .map(|s| s.id))
+    /// Store a record map's blobs the repository lacks; returns its refs.
+    fn store_map(
+        &self,
+        map: &RecordMap,
+        known: &Mutex<HashSet<Id>>,
+        level: i32,
+        shared: &Shared,
+        index_batch: usize,
+    ) -> Result<Vec<BlobRef>> {
+        let blobs = map.to_blobs(&self.key);
+        let fresh: Vec<&(Vec<u8>, BlobRef)> = {
+            let mut k = known.lock().unwrap();
+            blobs.iter().filter(|(_, b)| k.insert(b.id)).collect()
+        };
+        if !fresh.is_empty() {
+            let sample: Vec<&[u8]> = fresh.iter().map(|(d, _)| d.as_slice()).collect();
+            let plan = Plan::sample(&sample, level);
+            let target = self.config.pack_target_size as usize;
+            let mut writer = PackWriter::new(&self.key, target + (2 << 20));
+            let mut stored = Vec::new();
+            for (data, blob) in fresh {
+                stored.clear();
+                crate::compress::encode_into(data, &plan, &mut stored);
+                writer.add(blob.id, &stored, blob.length, None);
+                if writer.len() >= target {
+                    let full = std::mem::replace(
+                        &mut writer,
+                        PackWriter::new(&self.key, target + (2 << 20)),
+                    );
+                    self.store_pack(full.finish(), shared, index_batch)?;
+                }
+            }
+            if !writer.is_empty() {
+                self.store_pack(writer.finish(), shared, index_batch)?;
+            }
+        }
+        Ok(blobs.into_iter().map(|(_, b)| b).collect())
     }
+}
+
+/// What `produce` reads besides the database.
+struct Sources<'a> {
+    source: &'a SourceInfo,
+    index: &'a index::Index,
+    snapshots: &'a [Snapshot],
+}
+
+impl Sources<'_> {
+    /// The newest entry of `name` with a change-feed position.
+    fn feed_parent(&self, name: &str) -> Option<&CollectionEntry> {
+        self.snapshots.iter().rev().filter_map(|s| s.collection(name)).find(|c| c.changes.is_some())
+    }
+}
+
+/// The newest snapshot holding the same set of collections.
+fn parent_of(snaps: &[Snapshot], names: &[String]) -> Option<Id> {
+    let mut wanted: Vec<&String> = names.iter().collect();
+    wanted.sort();
+    snaps
+        .iter()
+        .rev()
+        .find(|s| {
+            let mut have: Vec<&String> = s.collections.iter().map(|c| &c.name).collect();
+            have.sort();
+            have == wanted
+        })
+        .map(|s| s.id)
 }
 
 /// Lane-wise wrapping sum of the BLAKE3 digests of the frame bodies of
@@ -577,10 +764,42 @@ pub(crate) fn digest_frames(data: &[u8]) -> ([u64; 4], bool) {
     (lanes, whole)
 }
 
+/// Lane-wise wrapping sum (adding set digests).
+pub(crate) fn add_lanes(lanes: &mut [u64; 4], other: &[u64; 4]) {
+    for (l, v) in lanes.iter_mut().zip(other) {
+        *l = l.wrapping_add(*v);
+    }
+}
+
+/// Lane-wise wrapping difference (taking records out of a set digest).
+pub(crate) fn sub_lanes(lanes: &mut [u64; 4], other: &[u64; 4]) {
+    for (l, v) in lanes.iter_mut().zip(other) {
+        *l = l.wrapping_sub(*v);
+    }
+}
+
 pub(crate) fn add_digest(lanes: &mut [u64; 4], d: &[u8; 32]) {
     for (i, lane) in lanes.iter_mut().enumerate() {
         *lane = lane.wrapping_add(u64::from_le_bytes(d[i * 8..i * 8 + 8].try_into().unwrap()));
     }
+}
+
+/// The lanes of a content digest in its hex form.
+pub(crate) fn lanes_from_hex(hex: &str) -> Result<[u64; 4]> {
+    let bad = || Error::internal(format!("content digest {hex:?} is not 64 hex digits"));
+    if hex.len() != 64 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut lanes = [0u64; 4];
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        let mut bytes = [0u8; 8];
+        for (j, b) in bytes.iter_mut().enumerate() {
+            let at = (i * 8 + j) * 2;
+            *b = u8::from_str_radix(&hex[at..at + 2], 16).map_err(|_| bad())?;
+        }
+        *lane = u64::from_le_bytes(bytes);
+    }
+    Ok(lanes)
 }
 
 /// The hex form of `canonical::SetDigest`: the lanes as u64 LE bytes.

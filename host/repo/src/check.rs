@@ -115,7 +115,7 @@ impl Repository {
         report.blobs = index.blobs.len();
         for s in &snaps {
             for c in &s.collections {
-                let missing = c.blobs.iter().filter(|b| !index.blobs.contains_key(&b.id)).count();
+                let missing = c.all_blobs().filter(|b| !index.blobs.contains_key(&b.id)).count();
                 if missing > 0 {
                     report.problem(
                         format::snapshot_key(&s.id),

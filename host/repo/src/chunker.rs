@@ -45,6 +45,8 @@ pub struct RecordChunker {
     segment_size: usize,
     seg: Segment,
     chunk_start: usize,
+    /// Chunks cut so far.
+    pub chunks: u64,
 }
 
 impl RecordChunker {
@@ -61,6 +63,7 @@ impl RecordChunker {
             segment_size,
             seg: Self::empty_segment(segment_size),
             chunk_start: 0,
+            chunks: 0,
         }
     }
     fn empty_segment(size: usize) -> Segment {
@@ -78,6 +81,7 @@ impl RecordChunker {
         self.seg.ends.push(at);
         self.seg.starts_record.push(starts_record);
         self.chunk_start = at;
+        self.chunks += 1;
     }
     /// The frame appended since `start` is complete. Returns a full segment
     /// when one is ready.
@@ -105,6 +109,20 @@ impl RecordChunker {
             self.cut(end, true);
         }
         if self.chunk_start == end && end >= self.segment_size {
+            self.chunk_start = 0;
+            return Some(std::mem::replace(&mut self.seg, Self::empty_segment(self.segment_size)));
+        }
+        None
+    }
+    /// End the current chunk here, whatever the boundary hash says (an
+    /// incremental backup rebuilds one stretch of chunks at a time). Returns
+    /// a full segment when one is ready.
+    pub fn end_chunk(&mut self) -> Option<Segment> {
+        let end = self.seg.data.len();
+        if self.chunk_start < end {
+            self.cut(end, true);
+        }
+        if end >= self.segment_size {
             self.chunk_start = 0;
             return Some(std::mem::replace(&mut self.seg, Self::empty_segment(self.segment_size)));
         }

@@ -10,7 +10,11 @@ use crate::crypto::DataKey;
 use crate::format::{self, Id, corrupt, index_key};
 use crate::pack::{ENTRY_LEN, PackEntry};
 
-pub const INDEX_MAGIC: &[u8; 8] = b"VDRIDX2\0";
+pub const INDEX_MAGIC: &[u8; 8] = b"VDRIDX3\0";
+/// Index files written before chunks carried their digest lanes.
+const INDEX_MAGIC_V2: &[u8; 8] = b"VDRIDX2\0";
+/// A v3 entry: a v2 entry, flags:u32 (bit 0: lanes present), lanes:[u64;4].
+const ENTRY_LEN_V3: usize = ENTRY_LEN + 4 + 32;
 
 /// One index file's body (JSON, encrypted).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -64,9 +68,9 @@ pub fn read_file(store: &dyn ObjectStore, key: &DataKey, id: &Id) -> Result<Inde
 }
 
 /// `magic | packs:u32 | per pack: id:[32] size:u64 payload_offset:u32 blobs:u32
-/// | blobs x (id:[32] offset:u32 length:u32 raw_length:u32)`
+/// | blobs x (id:[32] offset:u32 length:u32 raw_length:u32 flags:u32 lanes:[u64;4])`
 pub fn encode(file: &IndexFile) -> Vec<u8> {
-    let n: usize = file.packs.iter().map(|p| 48 + p.blobs.len() * ENTRY_LEN).sum();
+    let n: usize = file.packs.iter().map(|p| 48 + p.blobs.len() * ENTRY_LEN_V3).sum();
     let mut out = Vec::with_capacity(12 + n);
     out.extend_from_slice(INDEX_MAGIC);
     out.extend_from_slice(&(file.packs.len() as u32).to_le_bytes());
@@ -80,6 +84,10 @@ pub fn encode(file: &IndexFile) -> Vec<u8> {
             out.extend_from_slice(&(e.offset as u32).to_le_bytes());
             out.extend_from_slice(&e.length.to_le_bytes());
             out.extend_from_slice(&e.raw_length.to_le_bytes());
+            out.extend_from_slice(&u32::from(e.lanes.is_some()).to_le_bytes());
+            for lane in e.lanes.unwrap_or_default() {
+                out.extend_from_slice(&lane.to_le_bytes());
+            }
         }
     }
     out
@@ -87,8 +95,13 @@ pub fn encode(file: &IndexFile) -> Vec<u8> {
 
 pub fn decode(what: &str, b: &[u8]) -> Result<IndexFile> {
     let bad = || corrupt(what, "index file is truncated");
-    if b.len() < 12 || &b[..8] != INDEX_MAGIC {
-        return Err(corrupt(what, "index file has no magic"));
+    let entry_len = match b.get(..8) {
+        Some(m) if m == INDEX_MAGIC => ENTRY_LEN_V3,
+        Some(m) if m == INDEX_MAGIC_V2 => ENTRY_LEN,
+        _ => return Err(corrupt(what, "index file has no magic")),
+    };
+    if b.len() < 12 {
+        return Err(bad());
     }
     let u32_at = |p: usize| -> Result<u32> {
         Ok(u32::from_le_bytes(b.get(p..p + 4).ok_or_else(bad)?.try_into().unwrap()))
@@ -103,15 +116,21 @@ pub fn decode(what: &str, b: &[u8]) -> Result<IndexFile> {
         let payload_offset = u32::from_le_bytes(head[40..44].try_into().unwrap());
         let count = u32::from_le_bytes(head[44..48].try_into().unwrap()) as usize;
         pos += 48;
-        let body = b.get(pos..pos + count * ENTRY_LEN).ok_or_else(bad)?;
-        pos += count * ENTRY_LEN;
+        let body = b.get(pos..pos + count * entry_len).ok_or_else(bad)?;
+        pos += count * entry_len;
+        let word = |e: &[u8], at: usize| u32::from_le_bytes(e[at..at + 4].try_into().unwrap());
         let blobs = body
-            .chunks_exact(ENTRY_LEN)
+            .chunks_exact(entry_len)
             .map(|e| PackEntry {
                 id: Id(e[..32].try_into().unwrap()),
-                offset: u32::from_le_bytes(e[32..36].try_into().unwrap()) as u64,
-                length: u32::from_le_bytes(e[36..40].try_into().unwrap()),
-                raw_length: u32::from_le_bytes(e[40..44].try_into().unwrap()),
+                offset: word(e, 32) as u64,
+                length: word(e, 36),
+                raw_length: word(e, 40),
+                lanes: (entry_len == ENTRY_LEN_V3 && word(e, 44) & 1 == 1).then(|| {
+                    std::array::from_fn(|i| {
+                        u64::from_le_bytes(e[48 + i * 8..56 + i * 8].try_into().unwrap())
+                    })
+                }),
             })
             .collect();
         packs.push(IndexedPack { id, size, payload_offset, blobs });

@@ -35,6 +35,11 @@ pub struct PackEntry {
     pub length: u32,
     /// Length of the chunk before compression.
     pub raw_length: u32,
+    /// For a chunk of whole frames: the lane-wise sum of its frames' digests
+    /// (its share of a collection's content digest). Kept in the index only
+    /// (not in pack tables), so an incremental backup can take a replaced
+    /// chunk's records out of the digest without reading the chunk.
+    pub lanes: Option<[u64; 4]>,
 }
 
 pub struct FinishedPack {
@@ -60,12 +65,13 @@ impl PackWriter {
         }
     }
     /// Append one stored blob (codec byte and body).
-    pub fn add(&mut self, id: Id, stored: &[u8], raw_length: u32) {
+    pub fn add(&mut self, id: Id, stored: &[u8], raw_length: u32, lanes: Option<[u64; 4]>) {
         self.entries.push(PackEntry {
             id,
             offset: self.plain_len,
             length: stored.len() as u32,
             raw_length,
+            lanes,
         });
         self.writer.write_all(stored).expect("writing to a Vec");
         self.plain_len += stored.len() as u64;
@@ -126,6 +132,7 @@ pub fn parse_table(what: &str, plain: &[u8]) -> Result<Vec<PackEntry>> {
             offset: u32::from_le_bytes(e[32..36].try_into().unwrap()) as u64,
             length: u32::from_le_bytes(e[36..40].try_into().unwrap()),
             raw_length: u32::from_le_bytes(e[40..44].try_into().unwrap()),
+            lanes: None,
         };
         if entry.offset + entry.length as u64 > start as u64 {
             return Err(corrupt(what, "pack table points past the blobs"));
@@ -138,8 +145,19 @@ pub fn parse_table(what: &str, plain: &[u8]) -> Result<Vec<PackEntry>> {
 /// Decode and authenticate one blob from its stored bytes: its keyed id must match.
 pub fn open_blob(key: &DataKey, what: &str, entry: &PackEntry, stored: &[u8]) -> Result<Vec<u8>> {
     let data = crate::compress::decode(what, stored, entry.raw_length as usize)?;
-    if key.chunk_id(&data) != entry.id {
+    let mut frames = Vec::new();
+    let (id, lanes) = if crate::crypto::frame_digests(&data, &mut frames) {
+        let mut lanes = [0u64; 4];
+        frames.iter().for_each(|(_, d)| crate::backup::add_digest(&mut lanes, d));
+        (key.frames_id(&frames), Some(lanes))
+    } else {
+        (key.bytes_id(&data), None)
+    };
+    if id != entry.id {
         return Err(corrupt(what, "content does not match its id"));
+    }
+    if entry.lanes.is_some() && entry.lanes != lanes {
+        return Err(corrupt(what, "the index gives the wrong digest for its records"));
     }
     Ok(data)
 }
@@ -441,7 +459,7 @@ mod tests {
             .collect();
         let mut writer = PackWriter::new(&key, 1 << 20);
         for (i, b) in blobs.iter().enumerate() {
-            writer.add(Id([i as u8; 32]), b, b.len() as u32);
+            writer.add(Id([i as u8; 32]), b, b.len() as u32, None);
         }
         let pack = writer.finish();
         let store = Recording(MemoryStore::new(), Mutex::new(Vec::new()));

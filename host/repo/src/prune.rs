@@ -65,7 +65,7 @@ impl Repository {
         let seen_snaps: HashSet<Id> = snaps.iter().map(|s| s.id).collect();
         let used: HashSet<Id> = snaps
             .iter()
-            .flat_map(|s| s.collections.iter().flat_map(|c| c.blobs.iter().map(|b| b.id)))
+            .flat_map(|s| s.collections.iter().flat_map(|c| c.all_blobs().map(|b| b.id)))
             .collect();
         let (index, bad_index) = index::load(store, &self.key)?;
         if let Some((id, e)) = bad_index.first() {
@@ -128,7 +128,7 @@ impl Repository {
         }
         let newly_used: HashSet<Id> = new_snaps
             .iter()
-            .flat_map(|s| s.collections.iter().flat_map(|c| c.blobs.iter().map(|b| b.id)))
+            .flat_map(|s| s.collections.iter().flat_map(|c| c.all_blobs().map(|b| b.id)))
             .collect();
         let before = candidates.len();
         candidates.retain(|id, _| {

@@ -34,6 +34,14 @@ pub(crate) struct Decoded {
     pub lanes: [u64; 4],
 }
 
+/// Blobs read back to back, with the digests of the frames that lie whole
+/// in one blob and where those frames start in `data`.
+struct Fetched {
+    data: Vec<u8>,
+    frames: Vec<(u32, [u8; 32])>,
+    known: Vec<usize>,
+}
+
 /// What a stream held, to check against its manifest.
 #[derive(Default)]
 pub(crate) struct Totals {
@@ -306,8 +314,7 @@ impl Repository {
         Ok(totals)
     }
 
-    /// Read the blobs of one unit (runs of neighbours in one pack with one
-    /// ranged read each), check them in stream order, and parse their frames.
+    /// Read the blobs of one unit and parse their frames.
     fn decode_unit(
         &self,
         index: &Index,
@@ -315,6 +322,52 @@ impl Repository {
         open: &mut Vec<pack::PackReader>,
         headers: &pack::PackHeaders,
     ) -> Result<Decoded> {
+        let Fetched { data, frames, known } = self.fetch_blobs(index, blobs, open, headers)?;
+        let mut lanes = [0u64; 4];
+        let mut points = Vec::with_capacity(frames.len() + 1);
+        let mut rest = &data[..];
+        let mut next_known = 0;
+        while !rest.is_empty() {
+            let len = rest
+                .get(..4)
+                .map(|l| u32::from_le_bytes(l.try_into().unwrap()) as usize)
+                .filter(|l| rest.len() >= 4 + l)
+                .ok_or_else(|| {
+                    crate::format::corrupt("point stream", "ends in the middle of a point")
+                })?;
+            let body = &rest[4..4 + len];
+            let offset = data.len() - rest.len();
+            if known.get(next_known) == Some(&offset) {
+                add_digest(&mut lanes, &frames[next_known].1);
+                next_known += 1;
+            } else {
+                add_digest(&mut lanes, blake3::hash(body).as_bytes());
+            }
+            points.push(canonical::decode(body)?);
+            rest = &rest[4 + len..];
+        }
+        Ok(Decoded { points, bytes: data.len() as u64, lanes })
+    }
+
+    /// The bytes of `blobs`, back to back, each checked against its id.
+    pub(crate) fn read_blobs(
+        &self,
+        index: &Index,
+        blobs: &[crate::snapshot::BlobRef],
+    ) -> Result<Vec<u8>> {
+        let headers = pack::PackHeaders::default();
+        Ok(self.fetch_blobs(index, blobs, &mut Vec::new(), &headers)?.data)
+    }
+
+    /// Read `blobs` (runs of neighbours in one pack with one ranged read
+    /// each) and check each against its id, in stream order.
+    fn fetch_blobs(
+        &self,
+        index: &Index,
+        blobs: &[crate::snapshot::BlobRef],
+        open: &mut Vec<pack::PackReader>,
+        headers: &pack::PackHeaders,
+    ) -> Result<Fetched> {
         let store = self.store.as_ref();
         let locs: Vec<_> = blobs
             .iter()
@@ -394,30 +447,7 @@ impl Repository {
             }
             data.extend_from_slice(&chunk);
         }
-        let mut lanes = [0u64; 4];
-        let mut points = Vec::with_capacity(frames.len() + 1);
-        let mut rest = &data[..];
-        let mut next_known = 0;
-        while !rest.is_empty() {
-            let len = rest
-                .get(..4)
-                .map(|l| u32::from_le_bytes(l.try_into().unwrap()) as usize)
-                .filter(|l| rest.len() >= 4 + l)
-                .ok_or_else(|| {
-                    crate::format::corrupt("point stream", "ends in the middle of a point")
-                })?;
-            let body = &rest[4..4 + len];
-            let offset = data.len() - rest.len();
-            if known.get(next_known) == Some(&offset) {
-                add_digest(&mut lanes, &frames[next_known].1);
-                next_known += 1;
-            } else {
-                add_digest(&mut lanes, blake3::hash(body).as_bytes());
-            }
-            points.push(canonical::decode(body)?);
-            rest = &rest[4 + len..];
-        }
-        Ok(Decoded { points, bytes: data.len() as u64, lanes })
+        Ok(Fetched { data, frames, known })
     }
 
     fn restore_collection(

@@ -34,6 +34,26 @@ pub struct CollectionEntry {
     pub blobs: Vec<BlobRef>,
     /// Verification baseline (golden queries, ground truth), filled by observers.
     pub baseline: Option<serde_json::Value>,
+    /// What the next backup needs to read only what changed since this one
+    /// (databases with a change feed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangeState>,
+}
+
+/// A collection's change-feed position when its stream was read, and the
+/// stream's record map (see `recmap`), stored as blobs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ChangeState {
+    /// The database plugin's opaque token (encrypted with the manifest).
+    pub token: String,
+    pub map: Vec<BlobRef>,
+}
+
+impl CollectionEntry {
+    /// Every blob the entry needs: its stream's, then its record map's.
+    pub fn all_blobs(&self) -> impl Iterator<Item = &BlobRef> {
+        self.blobs.iter().chain(self.changes.iter().flat_map(|c| c.map.iter()))
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]

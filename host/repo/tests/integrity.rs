@@ -31,6 +31,16 @@ fn a_flipped_byte_in_any_object_is_caught_and_restore_refuses() {
     let mut tried = 0;
     for key in keys.iter().filter(|k| !k.starts_with("locks/")) {
         let len = f.store.raw(key).unwrap().len();
+        // A pack restore can do without entirely (one holding only the
+        // record map incremental backups use): restore may not notice a
+        // flip there, but check must.
+        let restore_needs_it = key.starts_with("data/") && {
+            let original = f.store.raw(key).unwrap();
+            f.store.remove_raw(key);
+            let r = f.repo.restore("latest", &mut MemoryDatabase::new(), Default::default());
+            f.store.set_raw(key, original);
+            r.is_err()
+        };
         let positions: Vec<usize> = if key.starts_with("data/") {
             vec![
                 0,
@@ -85,7 +95,7 @@ fn a_flipped_byte_in_any_object_is_caught_and_restore_refuses() {
                         // does not need) may leave the data readable, and then exact.
                         Ok(_) => {
                             assert!(
-                                key.starts_with("data/") && pos >= len - 400,
+                                key.starts_with("data/") && (pos >= len - 400 || !restore_needs_it),
                                 "restore accepted a flip at {pos} of {key}"
                             );
                             assert_eq!(target.points("docs"), normalized(mixed_points(1500)));

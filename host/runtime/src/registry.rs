@@ -35,7 +35,7 @@ impl Source {
 /// Compiled, pre-linked bindings of one contract version and kind.
 #[derive(Clone)]
 enum Pre {
-    Database010(v0_1_0::db::DatabasePluginPre<State>),
+    Database010(v0_1_0::changes::DatabasePre),
     Storage010(v0_1_0::st::StoragePluginPre<State>),
 }
 
@@ -196,7 +196,7 @@ impl Runtime {
                     |s| s,
                 )?;
                 let pre = linker.instantiate_pre(component).map_err(explain)?;
-                Ok(Pre::Database010(v0_1_0::db::DatabasePluginPre::new(pre)?))
+                Ok(Pre::Database010(v0_1_0::changes::DatabasePre::new(pre)?))
             }
             (Kind::Storage, "0.1.0") => {
                 v0_1_0::st::StoragePlugin::add_to_linker::<State, HasSelf<State>>(
@@ -224,7 +224,7 @@ impl Runtime {
         store.epoch_deadline_trap();
         let text = match pre {
             Pre::Database010(p) => {
-                let b = <v0_1_0::db::DatabasePlugin as World>::instantiate(p, &mut store)?;
+                let b = <v0_1_0::changes::DatabaseWorld as World>::instantiate(p, &mut store)?;
                 b.manifest(&mut store)
             }
             Pre::Storage010(p) => {
@@ -275,7 +275,8 @@ impl Runtime {
         let Pre::Database010(pre) = &plugin.pre else {
             bail!("{} is a {} plugin, not a database plugin", plugin.label(), plugin.manifest.kind);
         };
-        let factory = self.factory::<v0_1_0::db::DatabasePlugin>(&plugin, pre.clone(), grant)?;
+        let factory =
+            self.factory::<v0_1_0::changes::DatabaseWorld>(&plugin, pre.clone(), grant)?;
         let db = v0_1_0::database::PluginDatabase::new(Arc::new(factory), describe)?;
         Ok(Box::new(db))
     }

@@ -6,6 +6,7 @@
 //! One writer at a time: an instance keeps each collection's id map in
 //! memory and does not notice another process writing the same store.
 
+mod changes;
 mod codec;
 mod collection;
 mod export;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 
 use vdr_plugin_sdk::prelude::*;
 
+use crate::changes::LocalChanges;
 use crate::collection::{Collection, SCHEMA_FILE};
 use crate::export::LocalCursor;
 
@@ -157,4 +159,20 @@ impl DatabasePlugin for LocalStore {
     }
 }
 
+impl ChangeFeed for LocalStore {
+    fn current_token(&mut self, collection: &str) -> Result<Option<String>> {
+        Ok(Some(changes::token(&self.collection(collection)?.log.position())))
+    }
+
+    fn open_changes(
+        &mut self,
+        collection: &str,
+        since: &str,
+    ) -> Result<Option<Box<dyn ChangeCursor>>> {
+        let c = self.collection(collection)?;
+        Ok(LocalChanges::open(c, since)?.map(|c| Box::new(c) as Box<dyn ChangeCursor>))
+    }
+}
+
 vdr_plugin_sdk::export_database_plugin!(LocalStore, "vdr-plugin.toml");
+vdr_plugin_sdk::export_change_feed!(LocalStore);

@@ -235,6 +235,25 @@ impl Log {
         Ok(ids)
     }
 
+    /// Where the log ends now, with the fingerprint of the frame ending
+    /// there: a position a later [`Log::still_holds`] can vouch for.
+    pub fn position(&self) -> Position {
+        Position { epoch: self.epoch, len: self.len, last: self.last.offset, crc: self.last.crc }
+    }
+
+    /// Whether `p` is still a frame boundary of this very log: same epoch,
+    /// not past the end, and the frame it saw last still whole, with the
+    /// same checksum, ending exactly at its length. Within an epoch the log
+    /// only grows, except when a crash tears unsynced frames off its tail;
+    /// frames written after that could straddle `p.len`, and the
+    /// fingerprint tells.
+    pub fn still_holds(&self, p: &Position) -> bool {
+        if p.epoch != self.epoch || p.len < HEADER_LEN || p.len > self.len {
+            return false;
+        }
+        p.len == HEADER_LEN || frame_ends_at(&self.file, p.last, p.crc, p.len)
+    }
+
     /// A second handle on the same file, for cursors that outlive a call.
     pub fn reopen_read(&self) -> Result<File> {
         File::open(&self.path).map_err(|e| io_error("opening points.log", &e))
@@ -347,17 +366,34 @@ fn read_checkpoint(path: &Path, epoch: u64, file_len: u64) -> Option<(Scan, u64,
     // epoch, so anything else means it was cut and rewritten. That also
     // makes log_len a frame boundary, where the scan of the rest begins (a
     // torn frame there is simply the end of the log, cut off as usual).
-    if log_len > HEADER_LEN {
-        let mut file = BufReader::new(File::open(path).ok()?);
-        file.seek(SeekFrom::Start(last_frame)).ok()?;
-        let remaining = log_len.checked_sub(last_frame)?;
-        let (_, body_len, crc) = read_frame(&mut file, remaining, &mut Vec::new())?;
-        if u64::from(crc) != last_crc || FRAME_HEAD_LEN + 1 + u64::from(body_len) != remaining {
-            return None;
-        }
+    if log_len > HEADER_LEN
+        && !frame_ends_at(
+            &File::open(path).ok()?,
+            last_frame,
+            u32::try_from(last_crc).ok()?,
+            log_len,
+        )
+    {
+        return None;
     }
     let last = FrameMark { offset: last_frame, crc: last_crc as u32 };
     Some((Scan { live, dead_bytes, checkpointed: log_len }, log_len, last))
+}
+
+/// Whether a whole frame with checksum `crc` starts at `offset` in `file`
+/// and ends exactly at `end`. Seeks `file`: every other reader of a shared
+/// handle seeks before it reads.
+fn frame_ends_at(mut file: &File, offset: u64, crc: u32, end: u64) -> bool {
+    let Some(remaining) = end.checked_sub(offset) else { return false };
+    if offset < HEADER_LEN || file.seek(SeekFrom::Start(offset)).is_err() {
+        return false;
+    }
+    match read_frame(&mut BufReader::new(file), remaining, &mut Vec::new()) {
+        Some((_, body_len, found)) => {
+            found == crc && FRAME_HEAD_LEN + 1 + u64::from(body_len) == remaining
+        }
+        None => false,
+    }
 }
 
 /// The last of the frames in `frames` (offset within it), if any.
@@ -369,6 +405,16 @@ fn last_frame_in(frames: &[u8]) -> Option<FrameMark> {
         at += FRAME_HEAD_LEN as usize + word(at) as usize;
     }
     last
+}
+
+/// A position in one log: its epoch and length, and the offset and
+/// checksum of the frame ending there (offset 0 when the log is empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub epoch: u64,
+    pub len: u64,
+    pub last: u64,
+    pub crc: u32,
 }
 
 /// A frame's offset in the log and its checksum.

@@ -9,6 +9,7 @@
 
 extern crate self as vdr_plugin_sdk;
 
+pub mod changes;
 pub mod config;
 pub mod database;
 pub mod fresh;
@@ -40,8 +41,23 @@ pub mod bindings {
             },
         });
     }
+
+    /// Bindings of the optional change feed (`vdr:changes@0.1.0`).
+    pub mod changes {
+        wit_bindgen::generate!({
+            path: ["../../wit/v0.1.0", "../../wit/changes-v0.1.0"],
+            world: "vdr:changes/changes-plugin@0.1.0",
+            pub_export_macro: true,
+            export_macro_name: "export_changes_world",
+            default_bindings_module: "vdr_plugin_sdk::bindings::changes",
+            with: {
+                "vdr:plugin/types@0.1.0": vdr_plugin_sdk_storage_bindings::vdr::plugin::types,
+            },
+        });
+    }
 }
 
+pub use changes::{Change, ChangeCursor, ChangeFeed};
 pub use config::{Config, Secrets};
 pub use database::{ByteReader, ByteWriter, DatabasePlugin, ExportCursor};
 pub use io::io_error;
@@ -73,15 +89,17 @@ pub fn unsupported<T>(operation: &str) -> Result<T> {
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        ByteRange, ByteReader, ByteWriter, CollectionSchema, Config, DatabasePlugin, ElementType,
-        Error, ExportCursor, ListPage, Metric, MultipartUpload, NamedVector, ObjectMeta,
-        ObjectVersion, PayloadIndex, Point, PointId, Result, ScoredPoint, SparseVector,
-        StoragePlugin, VectorData, VectorField, VectorKind, VersionPage, io_error, unsupported,
+        ByteRange, ByteReader, ByteWriter, Change, ChangeCursor, ChangeFeed, CollectionSchema,
+        Config, DatabasePlugin, ElementType, Error, ExportCursor, ListPage, Metric,
+        MultipartUpload, NamedVector, ObjectMeta, ObjectVersion, PayloadIndex, Point, PointId,
+        Result, ScoredPoint, SparseVector, StoragePlugin, VectorData, VectorField, VectorKind,
+        VersionPage, io_error, unsupported,
     };
 }
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::changes::ChangesAdapter;
     pub use crate::database::DatabaseAdapter;
     pub use crate::state::Manifest;
     pub use crate::storage::StorageAdapter;
@@ -128,6 +146,25 @@ macro_rules! export_database_plugin {
             type __VdrDatabaseExports = $crate::__private::DatabaseAdapter<$ty>;
             $crate::bindings::database::export_database_world!(
                 __VdrDatabaseExports with_types_in $crate::bindings::database
+            );
+        };
+    };
+}
+
+/// Also export a database plugin's change feed ([`ChangeFeed`]), after
+/// [`export_database_plugin!`] for the same type:
+///
+/// ```ignore
+/// vdr_plugin_sdk::export_database_plugin!(MyEngine, "vdr-plugin.toml");
+/// vdr_plugin_sdk::export_change_feed!(MyEngine);
+/// ```
+#[macro_export]
+macro_rules! export_change_feed {
+    ($ty:ty) => {
+        const _: () = {
+            type __VdrChangesExports = $crate::__private::ChangesAdapter<$ty>;
+            $crate::bindings::changes::export_changes_world!(
+                __VdrChangesExports with_types_in $crate::bindings::changes
             );
         };
     };

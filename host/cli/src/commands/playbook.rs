@@ -128,12 +128,14 @@ impl StepExecutor for Executor {
                     tags: s.tags.clone(),
                     golden_queries: s.golden_queries.unwrap_or(100) as usize,
                     k: s.k.unwrap_or(10) as usize,
+                    full: s.full,
                 };
                 let summary = super::repo::backup(&self.ctx, args).map_err(fail)?;
                 Ok(out(json!({
                     "snapshot": summary.snapshot.to_string(),
                     "snapshot_time": summary.snapshot_time.to_rfc3339(),
                     "records": summary.collections.iter().map(|c| c.records).sum::<u64>(),
+                    "incremental": summary.collections.iter().all(|c| c.changed.is_some()),
                     "bytes_read": summary.bytes_read,
                     "bytes_new": summary.bytes_new,
                     "dedup_ratio": summary.dedup_ratio,

@@ -170,6 +170,7 @@ pub fn backup(ctx: &Ctx, a: BackupArgs) -> Result<BackupSummary> {
             bar2.set_position(p.records);
             bar2.set_message(format!("{} {}", p.collection, human_bytes(p.bytes_read)));
         })),
+        full: a.full,
         ..BackupOptions::default()
     };
     if let Some(o) = crate::verification::observer(a.golden_queries, a.k, measure.as_mut()) {
@@ -189,12 +190,19 @@ pub fn print_backup(ctx: &Ctx, s: &BackupSummary) -> Result<()> {
         let rows: Vec<Vec<String>> = s
             .collections
             .iter()
-            .map(|c| vec![c.name.clone(), c.records.to_string(), human_bytes(c.bytes_read)])
+            .map(|c| {
+                let mode = match (c.changed, &c.full_because) {
+                    (Some(n), _) => format!("{n} changed"),
+                    (None, Some(why)) => format!("full: {why}"),
+                    (None, None) => "full".into(),
+                };
+                vec![c.name.clone(), c.records.to_string(), human_bytes(c.bytes_read), mode]
+            })
             .collect();
         format!(
             "snapshot {} saved\n{}read {} in {:.1}s ({:.0} MB/s), stored {} new, dedup ratio {:.2}",
             s.snapshot,
-            table(&["COLLECTION", "RECORDS", "READ"], &rows),
+            table(&["COLLECTION", "RECORDS", "READ", "MODE"], &rows),
             human_bytes(s.bytes_read),
             s.duration_secs,
             s.bytes_read as f64 / 1e6 / s.duration_secs.max(1e-9),

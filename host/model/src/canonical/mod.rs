@@ -56,9 +56,10 @@ fn sort_sparse(s: &mut SparseVector) {
     s.values = pairs.iter().map(|p| p.1).collect();
 }
 
-/// Append the canonical bytes of an already-normalised point.
-pub fn encode(point: &Point, out: &mut Vec<u8>) {
-    match &point.id {
+/// Append the canonical bytes of an id (how every point's bytes begin):
+/// `0x00 u64` or `0x01 len:u32 utf8`.
+pub fn encode_id(id: &PointId, out: &mut Vec<u8>) {
+    match id {
         PointId::Num(n) => {
             out.push(0);
             out.extend_from_slice(&n.to_le_bytes());
@@ -68,6 +69,25 @@ pub fn encode(point: &Point, out: &mut Vec<u8>) {
             put_bytes(out, s.as_bytes());
         }
     }
+}
+
+/// The id whose canonical bytes are exactly `bytes`.
+pub fn decode_id(bytes: &[u8]) -> Result<PointId> {
+    let mut r = Reader { bytes, pos: 0 };
+    let id = match r.u8()? {
+        0 => PointId::Num(r.u64()?),
+        1 => PointId::Str(r.string()?),
+        t => return Err(corrupt(format!("unknown id tag {t}"))),
+    };
+    if r.pos != bytes.len() {
+        return Err(corrupt("trailing bytes after a point id".into()));
+    }
+    Ok(id)
+}
+
+/// Append the canonical bytes of an already-normalised point.
+pub fn encode(point: &Point, out: &mut Vec<u8>) {
+    encode_id(&point.id, out);
     out.extend_from_slice(&(point.vectors.len() as u32).to_le_bytes());
     for v in &point.vectors {
         put_bytes(out, v.name.as_bytes());

@@ -1,5 +1,6 @@
 //! `vdr_model::Database` over a 0.1.0 database plugin.
 
+use super::changes::DatabaseWorld;
 use super::convert::{
     error_from_wit, id_to_wit, point_from_wit, point_to_wit, schema_from_wit, schema_to_wit,
 };
@@ -8,8 +9,8 @@ use crate::instance::{Config, Factory, Live, World, is_poisoning};
 use crate::state::State;
 use std::sync::Arc;
 use vdr_model::{
-    ByteReader, ByteWriter, CollectionSchema, Database, Error, ExportCursor, Point, PointId,
-    Result, ScoredPoint,
+    ByteReader, ByteWriter, ChangeCursor, CollectionSchema, Database, Error, ExportCursor, Point,
+    PointId, Result, ScoredPoint,
 };
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
@@ -41,25 +42,38 @@ impl World for db::DatabasePlugin {
 
 /// A database plugin instance, re-instantiated after a trap.
 pub struct PluginDatabase {
-    factory: Arc<Factory<db::DatabasePlugin>>,
-    live: Option<Live<db::DatabasePlugin>>,
+    factory: Arc<Factory<DatabaseWorld>>,
+    live: Option<Live<DatabaseWorld>>,
     describe: String,
+    /// Whether the component exports the change feed.
+    has_feed: bool,
 }
 
 impl PluginDatabase {
-    pub fn new(
-        factory: Arc<Factory<db::DatabasePlugin>>,
-        describe: String,
-    ) -> Result<PluginDatabase> {
+    pub fn new(factory: Arc<Factory<DatabaseWorld>>, describe: String) -> Result<PluginDatabase> {
         let live = factory.instantiate()?;
-        Ok(PluginDatabase { factory, live: Some(live), describe })
+        let has_feed = live.bindings.changes.is_some();
+        Ok(PluginDatabase { factory, live: Some(live), describe, has_feed })
+    }
+
+    pub(super) fn has_feed(&self) -> bool {
+        self.has_feed
+    }
+
+    /// Whether the instance survived the last call (a trap discards it).
+    pub(super) fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    pub(super) fn label(&self) -> &str {
+        self.factory.label()
     }
 
     /// Run one call, instantiating first if the last instance was discarded.
-    fn call<R>(
+    pub(super) fn call<R>(
         &mut self,
         what: &str,
-        f: impl FnOnce(&mut Store<State>, &db::DatabasePlugin) -> wasmtime::Result<Result<R, Error>>,
+        f: impl FnOnce(&mut Store<State>, &DatabaseWorld) -> wasmtime::Result<Result<R, Error>>,
     ) -> Result<R> {
         if self.live.is_none() {
             self.live = Some(self.factory.instantiate()?);
@@ -87,12 +101,14 @@ impl Database for PluginDatabase {
     }
 
     fn list_collections(&mut self) -> Result<Vec<String>> {
-        self.call("list-collections", |s, b| wit(b.vdr_plugin_database().call_list_collections(s)))
+        self.call("list-collections", |s, b| {
+            wit(b.database.vdr_plugin_database().call_list_collections(s))
+        })
     }
 
     fn describe_collection(&mut self, name: &str) -> Result<CollectionSchema> {
         self.call("describe-collection", |s, b| {
-            wit(b.vdr_plugin_database().call_describe_collection(s, name))
+            wit(b.database.vdr_plugin_database().call_describe_collection(s, name))
                 .map(|r| r.map(schema_from_wit))
         })
     }
@@ -103,7 +119,11 @@ impl Database for PluginDatabase {
         resume_from: Option<String>,
     ) -> Result<Box<dyn ExportCursor + 'a>> {
         let cursor = self.call("open-export", |s, b| {
-            wit(b.vdr_plugin_database().call_open_export(s, collection, resume_from.as_deref()))
+            wit(b.database.vdr_plugin_database().call_open_export(
+                s,
+                collection,
+                resume_from.as_deref(),
+            ))
         })?;
         Ok(Box::new(Cursor { db: self, handle: Some(cursor) }))
     }
@@ -111,37 +131,38 @@ impl Database for PluginDatabase {
     fn create_collection(&mut self, schema: &CollectionSchema) -> Result<()> {
         let schema = schema_to_wit(schema);
         self.call("create-collection", |s, b| {
-            wit(b.vdr_plugin_database().call_create_collection(s, &schema))
+            wit(b.database.vdr_plugin_database().call_create_collection(s, &schema))
         })
     }
 
     fn import_batch(&mut self, collection: &str, points: Vec<Point>) -> Result<()> {
         let points: Vec<_> = points.into_iter().map(point_to_wit).collect();
         self.call("import-batch", |s, b| {
-            wit(b.vdr_plugin_database().call_import_batch(s, collection, &points))
+            wit(b.database.vdr_plugin_database().call_import_batch(s, collection, &points))
         })
     }
 
     fn flush(&mut self, collection: &str) -> Result<()> {
-        self.call("flush", |s, b| wit(b.vdr_plugin_database().call_flush(s, collection)))
+        self.call("flush", |s, b| wit(b.database.vdr_plugin_database().call_flush(s, collection)))
     }
 
     fn fetch(&mut self, collection: &str, ids: &[PointId]) -> Result<Vec<Point>> {
         let ids: Vec<_> = ids.iter().map(id_to_wit).collect();
-        let raw = self
-            .call("fetch", |s, b| wit(b.vdr_plugin_database().call_fetch(s, collection, &ids)))?;
+        let raw = self.call("fetch", |s, b| {
+            wit(b.database.vdr_plugin_database().call_fetch(s, collection, &ids))
+        })?;
         self.points(raw)
     }
 
     fn delete_points(&mut self, collection: &str, ids: &[PointId]) -> Result<()> {
         let ids: Vec<_> = ids.iter().map(id_to_wit).collect();
         self.call("delete-points", |s, b| {
-            wit(b.vdr_plugin_database().call_delete_points(s, collection, &ids))
+            wit(b.database.vdr_plugin_database().call_delete_points(s, collection, &ids))
         })
     }
 
     fn count(&mut self, collection: &str) -> Result<u64> {
-        self.call("count", |s, b| wit(b.vdr_plugin_database().call_count(s, collection)))
+        self.call("count", |s, b| wit(b.database.vdr_plugin_database().call_count(s, collection)))
     }
 
     fn search(
@@ -152,7 +173,7 @@ impl Database for PluginDatabase {
         k: u32,
     ) -> Result<Vec<ScoredPoint>> {
         let hits = self.call("search", |s, b| {
-            wit(b.vdr_plugin_database().call_search(s, collection, vector, query, k))
+            wit(b.database.vdr_plugin_database().call_search(s, collection, vector, query, k))
         })?;
         Ok(hits
             .into_iter()
@@ -162,7 +183,7 @@ impl Database for PluginDatabase {
 
     fn drop_collection(&mut self, name: &str) -> Result<()> {
         self.call("drop-collection", |s, b| {
-            wit(b.vdr_plugin_database().call_drop_collection(s, name))
+            wit(b.database.vdr_plugin_database().call_drop_collection(s, name))
         })
     }
 
@@ -171,7 +192,7 @@ impl Database for PluginDatabase {
         collection: &str,
     ) -> Result<Box<dyn ByteReader + 'a>> {
         let handle = self.call("open-native-snapshot", |s, b| {
-            wit(b.vdr_plugin_database().call_open_native_snapshot(s, collection))
+            wit(b.database.vdr_plugin_database().call_open_native_snapshot(s, collection))
         })?;
         Ok(Box::new(Reader { db: self, handle: Some(handle) }))
     }
@@ -182,9 +203,21 @@ impl Database for PluginDatabase {
         size: u64,
     ) -> Result<Box<dyn ByteWriter + 'a>> {
         let handle = self.call("restore-native-snapshot", |s, b| {
-            wit(b.vdr_plugin_database().call_restore_native_snapshot(s, collection, size))
+            wit(b.database.vdr_plugin_database().call_restore_native_snapshot(s, collection, size))
         })?;
         Ok(Box::new(Writer { db: self, handle: Some(handle) }))
+    }
+
+    fn current_token(&mut self, collection: &str) -> Result<Option<String>> {
+        self.feed_token(collection)
+    }
+
+    fn open_changes<'a>(
+        &'a mut self,
+        collection: &str,
+        since: &str,
+    ) -> Result<Option<Box<dyn ChangeCursor + 'a>>> {
+        self.feed_open(collection, since)
     }
 }
 
@@ -196,7 +229,7 @@ impl PluginDatabase {
     }
 
     /// Drop a guest resource if its instance is still alive.
-    fn release(&mut self, handle: ResourceAny) {
+    pub(super) fn release(&mut self, handle: ResourceAny) {
         if let Some(live) = self.live.as_mut() {
             let _ = handle.resource_drop(&mut live.store);
         }
@@ -212,7 +245,7 @@ impl ExportCursor for Cursor<'_> {
     fn next_batch(&mut self, max: u32) -> Result<Vec<Point>> {
         let h = self.handle.ok_or_else(|| Error::internal("export cursor used after a failure"))?;
         let raw = self.db.call("export-cursor.next-batch", |s, b| {
-            wit(b.vdr_plugin_database().export_cursor().call_next_batch(s, h, max))
+            wit(b.database.vdr_plugin_database().export_cursor().call_next_batch(s, h, max))
         });
         if self.db.live.is_none() {
             self.handle = None; // its instance is gone
@@ -223,7 +256,7 @@ impl ExportCursor for Cursor<'_> {
     fn resume_token(&mut self) -> Result<Option<String>> {
         let h = self.handle.ok_or_else(|| Error::internal("export cursor used after a failure"))?;
         self.db.call("export-cursor.resume-token", |s, b| {
-            b.vdr_plugin_database().export_cursor().call_resume_token(s, h).map(Ok)
+            b.database.vdr_plugin_database().export_cursor().call_resume_token(s, h).map(Ok)
         })
     }
 }
@@ -246,7 +279,7 @@ impl ByteReader for Reader<'_> {
         let h =
             self.handle.ok_or_else(|| Error::internal("snapshot reader used after a failure"))?;
         let r = self.db.call("byte-reader.read", |s, b| {
-            wit(b.vdr_plugin_database().byte_reader().call_read(s, h, max))
+            wit(b.database.vdr_plugin_database().byte_reader().call_read(s, h, max))
         });
         if self.db.live.is_none() {
             self.handle = None;
@@ -273,7 +306,7 @@ impl ByteWriter for Writer<'_> {
         let h =
             self.handle.ok_or_else(|| Error::internal("snapshot writer used after a failure"))?;
         let r = self.db.call("byte-writer.write", |s, b| {
-            wit(b.vdr_plugin_database().byte_writer().call_write(s, h, bytes))
+            wit(b.database.vdr_plugin_database().byte_writer().call_write(s, h, bytes))
         });
         if self.db.live.is_none() {
             self.handle = None;
@@ -285,7 +318,7 @@ impl ByteWriter for Writer<'_> {
         let h =
             self.handle.ok_or_else(|| Error::internal("snapshot writer used after a failure"))?;
         self.db.call("byte-writer.finish", |s, b| {
-            wit(b.vdr_plugin_database().byte_writer().call_finish(s, h))
+            wit(b.database.vdr_plugin_database().byte_writer().call_finish(s, h))
         })
     }
 }

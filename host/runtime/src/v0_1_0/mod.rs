@@ -2,6 +2,7 @@
 //! conversions to and from the version-independent model. A future contract
 //! version gets a sibling module that converts to the same model.
 
+pub mod changes;
 pub mod convert;
 pub mod database;
 pub mod imports;

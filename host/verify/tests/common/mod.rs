@@ -58,6 +58,7 @@ pub fn entry(schema: &CollectionSchema, records: u64, baseline: &Baseline) -> Co
         stream_length: 0,
         blobs: vec![],
         baseline: Some(serde_json::to_value(baseline).unwrap()),
+        changes: None,
     }
 }
 

@@ -1,0 +1,270 @@
+//! Incremental backup from a database's change feed: instead of exporting
+//! every record, take the parent snapshot's stream and rebuild only the
+//! stretches of chunks that hold a changed record.
+//!
+//! The parent's record map says which chunk each id begins in. A *region*
+//! is a chunk that begins with a frame plus the chunks continuing its last
+//! point. Each region holding a changed or deleted id is rebuilt from the
+//! database as it is now: the changed records from the feed, their
+//! unchanged neighbours fetched by id, in the region's order. New ids go to
+//! the end of the stream. Every other chunk is the parent's, unread. The
+//! content digest follows without reading the parent either: the index
+//! keeps each chunk's share of it (`PackEntry::lanes`), which comes out,
+//! and the rebuilt regions' share goes in.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+
+use vdr_model::canonical;
+use vdr_model::{Change, Database, Point, PointId, Result};
+
+use crate::backup::{SourceInfo, add_lanes, sub_lanes};
+use crate::index::Index;
+use crate::recmap::RecordMap;
+use crate::repository::Repository;
+use crate::snapshot::{BlobRef, CollectionEntry};
+
+/// Above this share of the parent's records changed, a full export costs
+/// about as much as fetching neighbours, and holds no changes in memory.
+const MAX_CHANGED_SHARE: u64 = 4;
+/// Ids fetched from the database per call.
+const FETCH_BATCH: usize = 1000;
+
+/// What an incremental backup of one collection starts from.
+pub(crate) struct FeedPlan {
+    pub parent: CollectionEntry,
+    pub map: RecordMap,
+    /// Changed ids (canonical bytes): the point now, or `None` if deleted.
+    pub changes: HashMap<Vec<u8>, Option<Point>>,
+    /// Parent blob ranges to rebuild, in stream order.
+    pub regions: Vec<Range<usize>>,
+    /// The rebuilt regions' share of the parent's digest, and their records.
+    pub removed_lanes: [u64; 4],
+    pub removed_records: u64,
+    pub end_token: String,
+    /// Records in the collection at `end_token`, per the database.
+    pub count: u64,
+    /// Ids the feed reported.
+    pub changes_read: u64,
+}
+
+/// Why a collection is exported in full although its parent has a feed
+/// position (reported in the summary).
+pub(crate) type Fallback = String;
+
+impl Repository {
+    /// An incremental plan for `name` from `parent` (the newest entry of it
+    /// with a feed position), or why a full export is needed instead.
+    pub(crate) fn plan_from_feed(
+        &self,
+        db: &mut dyn Database,
+        name: &str,
+        parent: &CollectionEntry,
+        source: &SourceInfo,
+        index: &Index,
+    ) -> Result<std::result::Result<FeedPlan, Fallback>> {
+        let Some(state) = &parent.changes else {
+            return Ok(Err("the last snapshot holds no change-feed position".into()));
+        };
+        if parent.source.database != source.database
+            || parent.source.plugin_name != source.plugin_name
+        {
+            return Ok(Err(format!(
+                "the last snapshot was read from {}, not this database",
+                parent.source.database
+            )));
+        }
+        if let Some(missing) = parent.blobs.iter().find(|b| !index.blobs.contains_key(&b.id)) {
+            return Ok(Err(format!(
+                "the last snapshot's blob {} is in no index",
+                missing.id.short()
+            )));
+        }
+        let map = match self
+            .read_blobs(index, &state.map)
+            .and_then(|data| RecordMap::decode("record map", data, parent.blobs.len()))
+        {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(format!("the last snapshot's record map is unreadable: {e}"))),
+        };
+        let (changes, end_token, count) = {
+            let Some(mut cursor) = db.open_changes(name, &state.token)? else {
+                return Ok(Err(
+                    "the database no longer knows the last snapshot's position (collection \
+                     re-created, compacted or restored since)"
+                        .into(),
+                ));
+            };
+            let limit = (parent.records / MAX_CHANGED_SHARE).max(1000);
+            let mut changes = HashMap::new();
+            loop {
+                let batch = cursor.next_batch(FETCH_BATCH as u32)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for change in batch {
+                    let (id, point) = match change {
+                        Change::Upsert(mut p) => {
+                            canonical::normalize(&mut p)?;
+                            (p.id.clone(), Some(p))
+                        }
+                        Change::Delete(id) => (id, None),
+                    };
+                    let mut key = Vec::new();
+                    canonical::encode_id(&id, &mut key);
+                    changes.insert(key, point);
+                }
+                if changes.len() as u64 > limit {
+                    return Ok(Err(format!(
+                        "more than 1/{MAX_CHANGED_SHARE} of the records changed"
+                    )));
+                }
+            }
+            (changes, cursor.end_token()?, cursor.count()?)
+        };
+        let Some(lookup) = map.lookup() else {
+            return Ok(Err("the last snapshot's record map names an id twice".into()));
+        };
+        let starts: BTreeSet<usize> =
+            changes.keys().filter_map(|id| lookup.get(id.as_slice()).copied()).collect();
+        // The feed must add up to the database's own count: a token applied
+        // to the wrong history (which no plugin should allow) shows here.
+        let known = changes.keys().filter(|id| lookup.contains_key(id.as_slice())).count() as u64;
+        let present = changes.values().filter(|p| p.is_some()).count() as u64;
+        drop(lookup);
+        if parent.records + present != count + known {
+            return Ok(Err(format!(
+                "the change feed does not add up: {} records, {known} changed or deleted, {present} \
+                 present now, but the database counts {count}",
+                parent.records
+            )));
+        }
+        let mut regions = Vec::with_capacity(starts.len());
+        let (mut removed_lanes, mut removed_records) = ([0u64; 4], 0u64);
+        for start in starts {
+            let mut end = start + 1;
+            while parent.blobs.get(end).is_some_and(|b| !b.starts_record) {
+                end += 1;
+            }
+            for (i, blob) in parent.blobs[start..end].iter().enumerate() {
+                match index.blobs[&blob.id].entry.lanes {
+                    Some(lanes) if end - start == 1 => add_lanes(&mut removed_lanes, &lanes),
+                    _ => {
+                        return Ok(Err(format!(
+                            "chunk {} holds part of a point longer than a chunk, or was stored \
+                             by an older vdr",
+                            parent.blobs[start + i].id.short()
+                        )));
+                    }
+                }
+            }
+            removed_records += map.count(start) as u64;
+            regions.push(start..end);
+        }
+        let changes_read = changes.len() as u64;
+        Ok(Ok(FeedPlan {
+            parent: parent.clone(),
+            map,
+            changes,
+            regions,
+            removed_lanes,
+            removed_records,
+            end_token,
+            count,
+            changes_read,
+        }))
+    }
+}
+
+impl FeedPlan {
+    /// The points of each region as the database holds them now, region by
+    /// region (unchanged neighbours fetched `FETCH_BATCH` ids at a time):
+    /// `sink` gets `Some(point)` for each, and `None` where a region ends.
+    /// Then the new ids, in id order, and a last `None`.
+    pub fn rebuild(
+        &mut self,
+        db: &mut dyn Database,
+        name: &str,
+        mut sink: impl FnMut(Option<&Point>) -> Result<()>,
+    ) -> Result<()> {
+        let mut next = 0;
+        while next < self.regions.len() {
+            // The next regions whose unchanged ids make one fetch.
+            let mut wanted: Vec<PointId> = Vec::new();
+            let mut upto = next;
+            while upto < self.regions.len() && (wanted.len() < FETCH_BATCH || upto == next) {
+                for id in self.map.group(self.regions[upto].start) {
+                    if !self.changes.contains_key(id) {
+                        wanted.push(canonical::decode_id(id)?);
+                    }
+                }
+                upto += 1;
+            }
+            let mut fetched: HashMap<Vec<u8>, Point> = HashMap::with_capacity(wanted.len());
+            if !wanted.is_empty() {
+                for mut p in db.fetch(name, &wanted)? {
+                    canonical::normalize(&mut p)?;
+                    let mut key = Vec::new();
+                    canonical::encode_id(&p.id, &mut key);
+                    fetched.insert(key, p);
+                }
+            }
+            for region in &self.regions[next..upto] {
+                for id in self.map.group(region.start) {
+                    // Deleted since (in the feed, or after its end): left out.
+                    let point = match self.changes.remove(id) {
+                        Some(changed) => changed,
+                        None => fetched.remove(id),
+                    };
+                    if let Some(p) = point {
+                        sink(Some(&p))?;
+                    }
+                }
+                sink(None)?;
+            }
+            next = upto;
+        }
+        let mut inserted: Vec<Point> = self.changes.drain().filter_map(|(_, p)| p).collect();
+        inserted.sort_by(|a, b| a.id.cmp(&b.id));
+        for p in &inserted {
+            sink(Some(p))?;
+        }
+        sink(None)
+    }
+}
+
+/// The parent's stream with `regions[i]` replaced by the next `counts[i]`
+/// of `new` (and `new`'s remaining blobs appended): blobs and record map.
+pub(crate) fn splice(
+    plan: &FeedPlan,
+    counts: &[usize],
+    new_blobs: Vec<BlobRef>,
+    new_map: &RecordMap,
+) -> (Vec<BlobRef>, RecordMap) {
+    let parent = &plan.parent.blobs;
+    let mut blobs = Vec::with_capacity(parent.len() + new_blobs.len());
+    let mut map = RecordMap::default();
+    let (mut pos, mut taken) = (0, 0);
+    for (region, &count) in plan.regions.iter().zip(counts) {
+        blobs.extend_from_slice(&parent[pos..region.start]);
+        map.extend_from(&plan.map, pos..region.start);
+        blobs.extend_from_slice(&new_blobs[taken..taken + count]);
+        map.extend_from(new_map, taken..taken + count);
+        taken += count;
+        pos = region.end;
+    }
+    blobs.extend_from_slice(&parent[pos..]);
+    map.extend_from(&plan.map, pos..parent.len());
+    blobs.extend_from_slice(&new_blobs[taken..]);
+    map.extend_from(new_map, taken..new_blobs.len());
+    (blobs, map)
+}
+
+/// The parent's digest lanes, minus the rebuilt regions', plus the new
+/// chunks'.
+pub(crate) fn spliced_lanes(plan: &FeedPlan, new: &[u64; 4]) -> Result<[u64; 4]> {
+    let mut lanes = crate::backup::lanes_from_hex(&plan.parent.content_digest)?;
+    sub_lanes(&mut lanes, &plan.removed_lanes);
+    add_lanes(&mut lanes, new);
+    Ok(lanes)
+}
