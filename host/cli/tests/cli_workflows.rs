@@ -244,3 +244,58 @@ fn json_output_is_one_document_even_on_failure() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert!(doc["error"].as_str().unwrap().contains("x"), "{doc}");
 }
+
+#[test]
+fn an_incremental_backup_of_the_local_store_reads_only_its_changes_and_restores_exactly() {
+    let run = Vdr::with_identity();
+    run.sample("local://./store", "3000");
+    let recipient = public_key(&run.path("key.txt"));
+    run.ok(&["init", "--repo", "fs://./repo", "--recipient", &recipient]);
+    let backup = |extra: &[&str]| {
+        let mut args = vec!["backup", "--repo", "fs://./repo", "--db", "local://./store"];
+        args.extend_from_slice(extra);
+        run.json(&args)
+    };
+    let first = backup(&[]);
+    assert_eq!(first["collections"][0]["mode"], "full", "{first}");
+    let mutated = run.json(&[
+        "collection",
+        "mutate",
+        "--db",
+        "local://./store",
+        "-c",
+        "docs",
+        "--fraction",
+        "0.01",
+    ]);
+    let changed = mutated["changed"].as_u64().unwrap();
+    assert!(changed > 10, "{mutated}");
+
+    let second = backup(&[]);
+    let c = &second["collections"][0];
+    assert_eq!(
+        (c["mode"].as_str(), c["changed"].as_u64()),
+        (Some("changes"), Some(changed)),
+        "{c}"
+    );
+    assert!(
+        c["bytes_read"].as_u64().unwrap() * 5 < first["bytes_read"].as_u64().unwrap(),
+        "{second}"
+    );
+    // The incremental snapshot is the store, record for record, with a
+    // baseline carried over the change.
+    run.ok(&["restore", "latest", "--repo", "fs://./repo", "--db", "local://./restored"]);
+    for db in ["local://./store", "local://./restored"] {
+        let reports = run.json(&["verify", "latest", "--repo", "fs://./repo", "--db", db]);
+        assert_eq!(reports[0]["ok"], true, "{db}: {reports}");
+        assert!(reports[0]["recall"].as_f64().unwrap() >= 0.9, "{reports}");
+    }
+    let forced = backup(&["--full"]);
+    assert_eq!(forced["collections"][0]["mode"], "full");
+    let (new, stored) =
+        (forced["bytes_new"].as_u64().unwrap(), first["bytes_new"].as_u64().unwrap());
+    assert!(
+        new * 10 < stored,
+        "a full export of the same data is nearly all stored already: {forced}"
+    );
+}

@@ -11,16 +11,15 @@
 
 use crossbeam_channel::{bounded, unbounded};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use vdr_model::canonical;
-use vdr_model::{CollectionSchema, Database, Error, Point, Result, put_object};
+use vdr_model::{CollectionSchema, Database, Error, Point, PointId, Result, put_object};
 
 use crate::chunker::{RecordChunker, Segment};
 use crate::compress::Plan;
-use crate::format::{Id, pack_key};
+use crate::format::{Id, IdSet, pack_key};
 use crate::incremental::{self, FeedPlan};
 use crate::index::{self, IndexFile, IndexedPack};
 use crate::pack::{FinishedPack, PackWriter};
@@ -54,6 +53,22 @@ pub trait PointObserver {
     /// Called once per collection after its last point; the value becomes the
     /// collection's `baseline` (the first observer returning `Some` wins).
     fn finish(&mut self, collection: &str) -> Option<serde_json::Value>;
+    /// An incremental backup sees only what changed: carry the parent's
+    /// baseline over `removed` (ids the parent held that changed or went)
+    /// and `upserted` (the changed and new points as they are now). The
+    /// value becomes the baseline as `finish`'s would; `Err(why)` makes the
+    /// collection a full export instead, observed point by point.
+    fn carry(
+        &mut self,
+        collection: &str,
+        schema: &CollectionSchema,
+        parent: Option<&serde_json::Value>,
+        removed: &[PointId],
+        upserted: &[&Point],
+    ) -> std::result::Result<Option<serde_json::Value>, String> {
+        let _ = (collection, schema, parent, removed, upserted);
+        Err("a verification baseline needs every record".into())
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -165,6 +180,8 @@ struct SegmentResult {
 /// consecutive stream bytes in a pack: a restore reads a run with one
 /// ranged request (requests cost object stores more than bytes do).
 const SEGMENT_SIZE: usize = 8 << 20;
+/// Segments of an incremental's rebuilt regions (scattered in the stream).
+const REBUILD_SEGMENT_SIZE: usize = 2 << 20;
 
 struct PendingCollection {
     name: String,
@@ -216,9 +233,12 @@ impl Repository {
         STAGES.iter().for_each(|s| s.store(0, Ordering::Relaxed));
         let time = crate::format::now();
         let _lock = self.lock(false, "backup")?;
+        let mut phases = vec![("lock", started.elapsed())];
         let (index, _unreadable) = index::load(self.store.as_ref(), &self.key)?;
-        let known: Mutex<HashSet<Id>> = Mutex::new(index.blobs.keys().copied().collect());
+        let known = Known { indexed: &index, added: Mutex::new(IdSet::default()) };
+        phases.push(("index", started.elapsed()));
         let (snapshots, _) = snapshot::load_all(self.store.as_ref(), &self.key)?;
+        phases.push(("snapshots", started.elapsed()));
         let mut names =
             if collections.is_empty() { db.list_collections()? } else { collections.to_vec() };
         names.dedup();
@@ -302,10 +322,7 @@ impl Repository {
                             from = end;
                         }
                         stage(0, &mut t);
-                        let new: Vec<bool> = {
-                            let mut k = known.lock().unwrap();
-                            ids.iter().map(|id| k.insert(*id)).collect()
-                        };
+                        let new = known.claim(ids.iter());
                         let fresh: Vec<&[u8]> =
                             chunks.iter().zip(&new).filter(|(_, n)| **n).map(|(c, _)| *c).collect();
                         if !fresh.is_empty() {
@@ -394,7 +411,7 @@ impl Repository {
             return Err(e);
         }
         let pending = produced?;
-        drop(index);
+        phases.push(("stream", started.elapsed()));
 
         let mut results: Vec<SegmentResult> = result_rx.iter().collect();
         results.sort_by_key(|r| r.seq);
@@ -484,6 +501,7 @@ impl Repository {
         if !rest.is_empty() {
             index::write_file(self.store.as_ref(), &self.key, &IndexFile { packs: rest })?;
         }
+        phases.push(("record maps", started.elapsed()));
         let parent = parent_of(&snapshots, &names);
         let snap = Snapshot {
             id: Id::random(),
@@ -494,6 +512,19 @@ impl Repository {
             collections: entries,
         };
         snapshot::save(self.store.as_ref(), &self.key, &snap)?;
+        phases.push(("snapshot", started.elapsed()));
+        if std::env::var("VDR_TRACE").is_ok() {
+            let mut last = std::time::Duration::ZERO;
+            let list: Vec<String> = phases
+                .iter()
+                .map(|(name, at)| {
+                    let took = *at - last;
+                    last = *at;
+                    format!("{name} {:.0} ms", took.as_secs_f64() * 1e3)
+                })
+                .collect();
+            eprintln!("backup phases: {}", list.join(", "));
+        }
         let bytes_read: u64 = summaries.iter().map(|c| c.bytes_read).sum();
         let bytes_new = shared.bytes_new.load(Ordering::SeqCst);
         Ok(BackupSummary {
@@ -568,8 +599,6 @@ impl Repository {
         };
         for name in names {
             let schema = db.describe_collection(name)?;
-            let mut chunker =
-                RecordChunker::new(self.config.chunker, self.key.boundary_key, SEGMENT_SIZE);
             // Records and canonical bytes read from the database.
             let mut read = (0u64, 0u64);
             let first_seq = seq;
@@ -596,9 +625,8 @@ impl Repository {
                     });
                 }
             };
-            let (plan, full_because) = match from.feed_parent(name) {
+            let (mut plan, mut full_because) = match from.feed_parent(name) {
                 _ if opts.full => (None, None),
-                _ if !opts.observers.is_empty() => (None, None),
                 None => (None, None),
                 Some(parent) => {
                     match self.plan_from_feed(db, name, parent, &source, from.index)? {
@@ -607,6 +635,31 @@ impl Repository {
                     }
                 }
             };
+            // Observers carry the parent's baseline over the changes, or
+            // make this a full export they see point by point.
+            let mut carried = None;
+            if let Some(p) = &plan {
+                let upserted = p.upserted();
+                for o in opts.observers.iter_mut() {
+                    let parent = p.parent.baseline.as_ref();
+                    match o.carry(name, &schema, parent, &p.existed, &upserted) {
+                        Ok(b) => carried = carried.or(b),
+                        Err(why) => {
+                            full_because = Some(why);
+                            break;
+                        }
+                    }
+                }
+            }
+            if full_because.is_some() {
+                plan = None;
+                carried = None;
+            }
+            // A rebuild's chunks land between the parent's anyway: small
+            // segments put both workers to work while the regions are read.
+            let segment = if plan.is_some() { REBUILD_SEGMENT_SIZE } else { SEGMENT_SIZE };
+            let mut chunker =
+                RecordChunker::new(self.config.chunker, self.key.boundary_key, segment);
             let (token, feed) = match plan {
                 Some(mut plan) => {
                     // How many new chunks each region became (the last
@@ -661,11 +714,13 @@ impl Repository {
             send(chunker.finish(), &mut seq)?;
             let (records, stream_length) = read;
             total_read += stream_length;
-            let mut baseline = None;
-            for o in opts.observers.iter_mut() {
-                let b = o.finish(name);
-                if baseline.is_none() {
-                    baseline = b;
+            let mut baseline = carried;
+            if feed.is_none() {
+                for o in opts.observers.iter_mut() {
+                    let b = o.finish(name);
+                    if baseline.is_none() {
+                        baseline = b;
+                    }
                 }
             }
             out.push(PendingCollection {
@@ -687,16 +742,15 @@ impl Repository {
     fn store_map(
         &self,
         map: &RecordMap,
-        known: &Mutex<HashSet<Id>>,
+        known: &Known<'_>,
         level: i32,
         shared: &Shared,
         index_batch: usize,
     ) -> Result<Vec<BlobRef>> {
         let blobs = map.to_blobs(&self.key);
-        let fresh: Vec<&(Vec<u8>, BlobRef)> = {
-            let mut k = known.lock().unwrap();
-            blobs.iter().filter(|(_, b)| k.insert(b.id)).collect()
-        };
+        let new = known.claim(blobs.iter().map(|(_, b)| &b.id));
+        let fresh: Vec<&(Vec<u8>, BlobRef)> =
+            blobs.iter().zip(new).filter(|(_, new)| *new).map(|(b, _)| b).collect();
         if !fresh.is_empty() {
             let sample: Vec<&[u8]> = fresh.iter().map(|(d, _)| d.as_slice()).collect();
             let plan = Plan::sample(&sample, level);
@@ -720,6 +774,21 @@ impl Repository {
             }
         }
         Ok(blobs.into_iter().map(|(_, b)| b).collect())
+    }
+}
+
+/// The blobs the repository holds: those indexed when the backup began,
+/// and those this backup has stored (or is storing) since.
+struct Known<'a> {
+    indexed: &'a index::Index,
+    added: Mutex<IdSet>,
+}
+
+impl Known<'_> {
+    /// For each id, whether it is new; the new ones count as known after.
+    fn claim<'i>(&self, ids: impl Iterator<Item = &'i Id>) -> Vec<bool> {
+        let mut added = self.added.lock().unwrap();
+        ids.map(|id| !self.indexed.blobs.contains_key(id) && added.insert(*id)).collect()
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use vdr_model::{ObjectStore, Result, list_all};
 
 use crate::crypto::DataKey;
-use crate::format::{self, Id, corrupt, index_key};
+use crate::format::{self, Id, IdMap, corrupt, index_key};
 use crate::pack::{ENTRY_LEN, PackEntry};
 
 pub const INDEX_MAGIC: &[u8; 8] = b"VDRIDX3\0";
@@ -39,7 +39,7 @@ pub struct BlobLocation {
 
 #[derive(Default)]
 pub struct Index {
-    pub blobs: HashMap<Id, BlobLocation>,
+    pub blobs: IdMap<BlobLocation>,
     pub packs: HashMap<Id, IndexedPack>,
     /// The index files this was loaded from.
     pub files: HashSet<Id>,

@@ -349,14 +349,28 @@ impl Repository {
         Ok(Decoded { points, bytes: data.len() as u64, lanes })
     }
 
-    /// The bytes of `blobs`, back to back, each checked against its id.
+    /// The bytes of `blobs`, back to back, each checked against its id
+    /// (read ~1 MiB at a time, in parallel).
     pub(crate) fn read_blobs(
         &self,
         index: &Index,
         blobs: &[crate::snapshot::BlobRef],
     ) -> Result<Vec<u8>> {
         let headers = pack::PackHeaders::default();
-        Ok(self.fetch_blobs(index, blobs, &mut Vec::new(), &headers)?.data)
+        let mut parts = Vec::new();
+        let (mut from, mut bytes) = (0, 0u64);
+        for (i, b) in blobs.iter().enumerate() {
+            bytes += b.length as u64;
+            if bytes >= 1 << 20 || i + 1 == blobs.len() {
+                parts.push(from..i + 1);
+                (from, bytes) = (i + 1, 0);
+            }
+        }
+        let read: Vec<Vec<u8>> = parts
+            .into_par_iter()
+            .map(|r| Ok(self.fetch_blobs(index, &blobs[r], &mut Vec::new(), &headers)?.data))
+            .collect::<Result<_>>()?;
+        Ok(read.concat())
     }
 
     /// Read `blobs` (runs of neighbours in one pack with one ranged read

@@ -32,6 +32,12 @@ pub struct GoldenQuery {
     pub vector: Vec<f32>,
     /// Exact nearest neighbours over every backed-up vector, nearest first.
     pub truth: Vec<PointId>,
+    /// The exact nearest neighbours with their distances: `truth` and as
+    /// many again. Every point not listed is farther than the last one
+    /// listed (or the list holds every point), so an incremental backup can
+    /// update `truth` from the changed points alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nearest: Vec<(PointId, f32)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,9 @@
 //! [`BaselineObserver`]: builds a collection's [`Baseline`] while the backup
 //! streams its points, in one pass and bounded memory (see the crate docs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use vdr_model::{CollectionSchema, Database, Metric, Point};
+use vdr_model::{CollectionSchema, Database, Metric, Point, PointId};
 use vdr_repo::PointObserver;
 
 use crate::baseline::{Baseline, GoldenQuery};
@@ -149,8 +149,9 @@ impl<'a> BaselineObserver<'a> {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             n => n,
         };
-        let mut topk =
-            TopK::new(Kernel::for_metric(field.metric), field.dim, prepared, self.opts.k, threads);
+        // Twice k: the margin `carry` updates the truth from.
+        let kernel = Kernel::for_metric(field.metric);
+        let mut topk = TopK::new(kernel, field.dim, prepared, self.opts.k * 2, threads);
         let mut error = c.error;
         if error.is_none()
             && let Err(e) = store.for_each_block(|ids, vectors| topk.scan(ids, vectors))
@@ -164,10 +165,15 @@ impl<'a> BaselineObserver<'a> {
             sample
                 .into_iter()
                 .zip(truths)
-                .map(|((id, vector), t)| GoldenQuery {
+                .map(|((id, vector), nearest)| GoldenQuery {
                     id,
                     vector,
-                    truth: t.into_iter().map(|n| n.0).collect(),
+                    truth: nearest.iter().take(self.opts.k).map(|n| n.0.clone()).collect(),
+                    nearest: if nearest.iter().all(|n| n.1.is_finite()) {
+                        nearest
+                    } else {
+                        Vec::new() // JSON has no NaN; `carry` then declines
+                    },
                 })
                 .collect()
         };
@@ -214,12 +220,124 @@ impl PointObserver for BaselineObserver<'_> {
 
     fn finish(&mut self, collection: &str) -> Option<serde_json::Value> {
         let mut baseline = self.build(collection)?;
+        self.measure(collection, &mut baseline);
+        serde_json::to_value(&baseline).ok()
+    }
+
+    fn carry(
+        &mut self,
+        collection: &str,
+        schema: &CollectionSchema,
+        parent: Option<&serde_json::Value>,
+        removed: &[PointId],
+        upserted: &[&Point],
+    ) -> Result<Option<serde_json::Value>, String> {
+        let parent = parent.ok_or("the last snapshot has no verification baseline")?;
+        let parent: Baseline = serde_json::from_value(parent.clone())
+            .map_err(|e| format!("the last snapshot's baseline is unreadable: {e}"))?;
+        let Some(field) = self.start(schema).field else {
+            return Err("the collection has no dense vector to query".into());
+        };
+        let mut baseline = carry(&parent, &field, &self.opts, removed, upserted)?;
+        self.measure(collection, &mut baseline);
+        serde_json::to_value(&baseline).map(Some).map_err(|e| e.to_string())
+    }
+}
+
+impl BaselineObserver<'_> {
+    /// Measure the source's recall and latency, when it has a handle on it.
+    fn measure(&mut self, collection: &str, baseline: &mut Baseline) {
         if let Some(db) = self.source.as_deref_mut()
             && !baseline.queries.is_empty()
         {
             // A failed measurement leaves `source` empty; verification then skips it.
-            let _ = measure::measure_source(db, collection, &mut baseline);
+            let _ = measure::measure_source(db, collection, baseline);
         }
-        serde_json::to_value(&baseline).ok()
     }
+}
+
+/// `parent`'s golden queries with their truth updated exactly over a
+/// change: each query's listed nearest points lose the changed ones and
+/// gain those changed points that now lie within the list's reach (every
+/// unlisted point is farther than its last entry). It fails when a list
+/// would hold fewer than k points, or the parent cannot be carried at all.
+fn carry(
+    parent: &Baseline,
+    field: &Field,
+    opts: &BaselineOptions,
+    removed: &[PointId],
+    upserted: &[&Point],
+) -> Result<Baseline, String> {
+    let why = |s: &str| Err(format!("the last snapshot's baseline {s}"));
+    if parent.error.is_some() || parent.queries.is_empty() {
+        return why("is incomplete");
+    }
+    if parent.vector != field.name || parent.metric != field.metric {
+        return why("queries another vector");
+    }
+    if parent.k != opts.k || parent.queries.len() != opts.queries.min(parent.points as usize) {
+        return why("has another number of golden queries or k");
+    }
+    if parent.skipped > 0 {
+        return why("left out points without that vector");
+    }
+    if parent.queries.iter().any(|q| q.nearest.len() < q.truth.len() || q.nearest.is_empty()) {
+        return why("keeps no margin beyond its truth (written by an older vdr)");
+    }
+    let kernel = Kernel::for_metric(field.metric);
+    let changed: HashSet<&PointId> = removed.iter().chain(upserted.iter().map(|p| &p.id)).collect();
+    let mut fresh = Vec::with_capacity(upserted.len());
+    let mut skipped = 0u64;
+    for p in upserted {
+        match p.dense(&field.name).filter(|v| v.len() == field.dim) {
+            Some(v) => {
+                let mut v = v.to_vec();
+                distance::prepare(field.metric, &mut v);
+                fresh.push((&p.id, v));
+            }
+            None => skipped += 1,
+        }
+    }
+    let kept = parent.points.checked_sub(removed.len() as u64).ok_or_else(|| {
+        format!("the last snapshot's baseline counts fewer points than {} removed", removed.len())
+    })?;
+    let points = kept + fresh.len() as u64;
+    let mut queries = Vec::with_capacity(parent.queries.len());
+    for q in &parent.queries {
+        let complete = q.nearest.len() as u64 == parent.points;
+        let reach = q.nearest.last().map(|(id, d)| (*d, id.clone()));
+        let mut query = q.vector.clone();
+        distance::prepare(field.metric, &mut query);
+        let mut list: Vec<(PointId, f32)> =
+            q.nearest.iter().filter(|(id, _)| !changed.contains(id)).cloned().collect();
+        let mut out = [0f32];
+        for (id, v) in &fresh {
+            distance::many(kernel, &query, v, &mut out);
+            let within = match &reach {
+                Some((d, last)) => out[0].total_cmp(d).then_with(|| (*id).cmp(last)).is_le(),
+                None => true,
+            };
+            if complete || within {
+                list.push(((*id).clone(), out[0]));
+            }
+        }
+        list.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        if list.len() < opts.k && !complete {
+            return Err("too many of a golden query's nearest points changed".into());
+        }
+        list.truncate(opts.k * 2);
+        if list.iter().any(|n| !n.1.is_finite()) {
+            return Err("a changed point's distance is not finite".into());
+        }
+        queries.push(GoldenQuery {
+            id: q.id.clone(),
+            vector: q.vector.clone(),
+            truth: list.iter().take(opts.k).map(|n| n.0.clone()).collect(),
+            nearest: list,
+        });
+    }
+    if skipped > 0 {
+        return Err(format!("{skipped} changed points lack the vector {:?}", field.name));
+    }
+    Ok(Baseline { points, skipped: 0, queries, source: None, error: None, ..parent.clone() })
 }

@@ -62,3 +62,56 @@ fn backup_baseline_restore_and_verify() {
     assert!(!r.ok);
     assert_eq!(r.check("content").unwrap().status, Status::Fail);
 }
+
+#[test]
+fn an_incremental_backup_carries_the_baseline_and_the_restore_verifies() {
+    let repo = Repository::init(
+        Arc::new(MemoryStore::new()),
+        KeySpec::Passphrase { passphrase: "pw".into(), work_factor: Some(4) },
+        InitOptions::default(),
+    )
+    .unwrap();
+    // Dot: the metric the memory database searches by.
+    let s = schema("docs", 12, Metric::Dot);
+    let mut source = MemoryDatabase::new();
+    source.insert_collection(s.clone(), points(3000, 12, 11));
+    let backup = |source: &mut MemoryDatabase| {
+        let observer =
+            BaselineObserver::new(BaselineOptions { queries: 20, k: 5, ..Default::default() });
+        let opts = BackupOptions { observers: vec![Box::new(observer)], ..Default::default() };
+        repo.backup(source, &[], &[], &SourceInfo::default(), opts).unwrap()
+    };
+    backup(&mut source);
+    // 1 % of the records move, through the database (its change feed sees it).
+    let mut moved = source.points("docs");
+    moved.retain(|p| matches!(p.id, vdr_model::PointId::Num(n) if n % 100 == 3));
+    for p in &mut moved {
+        let vdr_model::VectorData::Dense(v) = &mut p.vectors[0].data else { unreachable!() };
+        v.iter_mut().for_each(|x| *x = -*x);
+    }
+    source.import_batch("docs", moved).unwrap();
+    let summary = backup(&mut source);
+    assert_eq!(summary.collections[0].mode, "changes", "{:?}", summary.collections[0]);
+
+    let id = summary.snapshot.hex();
+    let entry = repo.snapshot(&id, None).unwrap().collection("docs").unwrap().clone();
+    let b: Baseline = Baseline::from_entry(&entry).unwrap().unwrap();
+    assert_eq!((b.queries.len(), b.points), (20, 3000));
+    let live = source.points("docs");
+    for q in &b.queries {
+        let mut all: Vec<(f64, &vdr_model::PointId)> = live
+            .iter()
+            .map(|p| (naive_distance(Metric::Dot, &q.vector, p.dense("").unwrap()), &p.id))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        let want: Vec<_> = all.iter().take(5).map(|x| x.1.clone()).collect();
+        assert_eq!(q.truth, want);
+    }
+    let mut target = MemoryDatabase::new();
+    let restore =
+        RestoreOptions { collections: vec![("docs".into(), "live".into())], ..Default::default() };
+    repo.restore(&id, &mut target, restore).unwrap();
+    let r = verify(&mut target, "live", &entry, None, &VerifyOptions::default());
+    assert!(r.ok, "{}", r.to_table());
+    assert_eq!(r.check("recall").unwrap().status, Status::Pass, "{}", r.to_table());
+}

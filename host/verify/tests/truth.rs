@@ -106,3 +106,101 @@ fn a_collection_without_dense_vectors_gets_no_baseline() {
     obs.observe("c", &s, &points(3, 4, 5)[0]);
     assert!(obs.finish("c").is_none());
 }
+
+/// Brute-force top-k ids of `query` over `pts` (nearest first, ties by id).
+fn brute_force(metric: Metric, query: &[f32], pts: &[Point], k: usize) -> Vec<PointId> {
+    let mut all: Vec<(f64, &PointId)> =
+        pts.iter().map(|p| (naive_distance(metric, query, p.dense("").unwrap()), &p.id)).collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+    all.into_iter().take(k).map(|x| x.1.clone()).collect()
+}
+
+#[test]
+fn a_carried_baseline_holds_the_exact_truth_over_the_changed_collection() {
+    let dim = 16;
+    for metric in [Metric::Cosine, Metric::Euclidean, Metric::Dot] {
+        let s = schema("c", dim as u32, metric);
+        let mut pts = points(2000, dim, 3);
+        let parent = baseline(&s, &pts, opts(25, 5));
+        // Move 2 % of the points (some right next to a query), delete 1 %,
+        // add 1 % new ones.
+        let fresh = points(20, dim, 99);
+        let mut upserted = Vec::new();
+        for (i, p) in pts.iter_mut().enumerate().filter(|(i, _)| i % 50 == 7) {
+            let q = &parent.queries[i % parent.queries.len()].vector;
+            let VectorData::Dense(v) = &mut p.vectors[0].data else { unreachable!() };
+            v.iter_mut().zip(q).for_each(|(x, y)| *x = y + 0.001 * *x);
+            upserted.push(p.clone());
+        }
+        let removed_by_delete: Vec<PointId> = pts
+            .iter()
+            .filter(|p| matches!(p.id, PointId::Num(n) if n % 100 == 11))
+            .map(|p| p.id.clone())
+            .collect();
+        pts.retain(|p| !removed_by_delete.contains(&p.id));
+        for (i, mut p) in fresh.into_iter().enumerate() {
+            p.id = PointId::Num(10_000 + i as u64);
+            upserted.push(p.clone());
+            pts.push(p);
+        }
+        let mut removed: Vec<PointId> = upserted
+            .iter()
+            .filter(|p| matches!(p.id, PointId::Num(n) if n < 10_000))
+            .map(|p| p.id.clone())
+            .collect();
+        removed.extend(removed_by_delete);
+
+        let mut obs = BaselineObserver::new(opts(25, 5));
+        let parent_json = serde_json::to_value(&parent).unwrap();
+        let refs: Vec<&Point> = upserted.iter().collect();
+        let carried = obs
+            .carry("c", &s, Some(&parent_json), &removed, &refs)
+            .unwrap_or_else(|why| panic!("{metric}: {why}"))
+            .unwrap();
+        let carried: vdr_verify::Baseline = serde_json::from_value(carried).unwrap();
+        assert_eq!(carried.points, pts.len() as u64);
+        assert_eq!(carried.queries.len(), parent.queries.len());
+        for q in &carried.queries {
+            let want = brute_force(metric, &q.vector, &pts, 5);
+            let dist = |id: &PointId| {
+                let p = pts.iter().find(|p| &p.id == id).unwrap();
+                naive_distance(metric, &q.vector, p.dense("").unwrap())
+            };
+            for (g, w) in q.truth.iter().zip(&want) {
+                let (g, w) = (dist(g), dist(w));
+                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{metric}: {g} vs {w}");
+            }
+            assert_eq!(q.truth.len(), 5);
+        }
+    }
+}
+
+#[test]
+fn a_baseline_whose_nearest_points_all_changed_is_not_carried() {
+    let dim = 8;
+    let s = schema("c", dim as u32, Metric::Euclidean);
+    let pts = points(500, dim, 5);
+    let parent = baseline(&s, &pts, opts(10, 4));
+    // Every listed neighbour of the first query moves far away.
+    let gone: Vec<PointId> = parent.queries[0].nearest.iter().map(|n| n.0.clone()).collect();
+    let moved: Vec<Point> = pts
+        .iter()
+        .filter(|p| gone.contains(&p.id))
+        .map(|p| {
+            let mut p = p.clone();
+            p.vectors[0].data = VectorData::Dense(vec![1e3; dim]);
+            p
+        })
+        .collect();
+    let refs: Vec<&Point> = moved.iter().collect();
+    let mut obs = BaselineObserver::new(opts(10, 4));
+    let json = serde_json::to_value(&parent).unwrap();
+    let why = obs.carry("c", &s, Some(&json), &gone, &refs).unwrap_err();
+    assert!(why.contains("nearest points changed"), "{why}");
+    // And a baseline without the margin (written before it existed) neither.
+    let mut old = parent.clone();
+    old.queries.iter_mut().for_each(|q| q.nearest.clear());
+    let json = serde_json::to_value(&old).unwrap();
+    let why = obs.carry("c", &s, Some(&json), &[], &[]).unwrap_err();
+    assert!(why.contains("margin"), "{why}");
+}
