@@ -202,6 +202,11 @@ pub struct MemoryDatabase {
     pub writes: u64,
     /// Per collection: its incarnation and the ids written, in order.
     feeds: BTreeMap<String, (u64, Vec<PointId>)>,
+    /// `fetch` leaves these out although they exist (an engine that loses
+    /// ids, or returns them in another form).
+    pub hidden_from_fetch: Vec<PointId>,
+    /// The next `fetch` first deletes these (a writer racing a backup).
+    pub delete_before_fetch: Vec<PointId>,
 }
 
 /// Incarnations are unique across instances, as a real engine's are across
@@ -228,7 +233,16 @@ impl MemoryDatabase {
     }
     /// A new incarnation of `name`: tokens of the old one no longer apply.
     fn new_feed(&mut self, name: &str) {
-        let incarnation = INCARNATIONS.fetch_add(1, Ordering::Relaxed) + 1;
+        // Unique across processes too (a repository outlives them): the
+        // time and pid of the first one, then a count.
+        if INCARNATIONS.load(Ordering::Relaxed) == 0 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64);
+            let base = (nanos ^ (u64::from(std::process::id()) << 40)) | 1;
+            let _ = INCARNATIONS.compare_exchange(0, base, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        let incarnation = INCARNATIONS.fetch_add(1, Ordering::Relaxed);
         self.feeds.insert(name.to_string(), (incarnation, Vec::new()));
     }
     fn record(&mut self, collection: &str, ids: impl IntoIterator<Item = PointId>) {
@@ -332,8 +346,14 @@ impl Database for MemoryDatabase {
         self.collection(collection).map(|_| ())
     }
     fn fetch(&mut self, collection: &str, ids: &[PointId]) -> Result<Vec<Point>> {
+        let racing = std::mem::take(&mut self.delete_before_fetch);
+        if !racing.is_empty() {
+            self.delete_points(collection, &racing)?;
+        }
+        let hidden = self.hidden_from_fetch.clone();
         let c = self.collection(collection)?;
-        Ok(ids.iter().filter_map(|id| c.1.get(id).cloned()).collect())
+        let shown = ids.iter().filter(|id| !hidden.contains(id));
+        Ok(shown.filter_map(|id| c.1.get(id).cloned()).collect())
     }
     fn delete_points(&mut self, collection: &str, ids: &[PointId]) -> Result<()> {
         let c = self.collection(collection)?;

@@ -292,8 +292,13 @@ impl Repository {
                             let c = &seg.data[from..end];
                             map.push_chunk(&seg.data, from, end, starts);
                             frames.clear();
-                            if crate::crypto::frame_digests(c, &mut frames) {
-                                ids.push(key.frames_id(&frames));
+                            // The id as every reader computes it from the
+                            // bytes alone (`DataKey::chunk_id`).
+                            let whole = crate::crypto::frame_digests(c, &mut frames);
+                            ids.push(if whole { key.frames_id(&frames) } else { key.bytes_id(c) });
+                            // A continuation piece may happen to parse as
+                            // frames: only a chunk that starts a record is.
+                            if whole && starts && pending.is_empty() {
                                 let mut own = [0u64; 4];
                                 for (_, d) in &frames {
                                     add_digest(&mut own, d);
@@ -302,8 +307,8 @@ impl Repository {
                                 chunk_lanes.push(Some(own));
                             } else {
                                 chunk_lanes.push(None);
-                                // Pieces of a point longer than max_size.
-                                ids.push(key.bytes_id(c));
+                                // Pieces of a point longer than max_size: its
+                                // digest counts once all of them are here.
                                 let start = if pending.is_empty() {
                                     from
                                 } else {
@@ -601,7 +606,6 @@ impl Repository {
             let schema = db.describe_collection(name)?;
             // Records and canonical bytes read from the database.
             let mut read = (0u64, 0u64);
-            let first_seq = seq;
             let frame = |point: &Point,
                          chunker: &mut RecordChunker,
                          seq: &mut usize,
@@ -625,7 +629,7 @@ impl Repository {
                     });
                 }
             };
-            let (mut plan, mut full_because) = match from.feed_parent(name) {
+            let (plan, mut full_because) = match from.feed_parent(name) {
                 _ if opts.full => (None, None),
                 None => (None, None),
                 Some(parent) => {
@@ -635,61 +639,83 @@ impl Repository {
                     }
                 }
             };
-            // Observers carry the parent's baseline over the changes, or
-            // make this a full export they see point by point.
-            let mut carried = None;
-            if let Some(p) = &plan {
-                let upserted = p.upserted();
-                for o in opts.observers.iter_mut() {
-                    let parent = p.parent.baseline.as_ref();
-                    match o.carry(name, &schema, parent, &p.existed, &upserted) {
-                        Ok(b) => carried = carried.or(b),
-                        Err(why) => {
-                            full_because = Some(why);
-                            break;
+            let mut first_seq = seq;
+            let (mut token, mut feed, mut carried) = (None, None, None);
+            let mut chunker = None;
+            if let Some(plan) = plan {
+                // A rebuild's chunks land between the parent's anyway: small
+                // segments put both workers to work while the regions are read.
+                let mut rebuilt = RecordChunker::new(
+                    self.config.chunker,
+                    self.key.boundary_key,
+                    REBUILD_SEGMENT_SIZE,
+                );
+                // How many new chunks each region became (the last `None`
+                // ends the new ids, which are no region).
+                let mut counts = Vec::with_capacity(plan.regions.len() + 1);
+                let mut before = 0;
+                let outcome = plan.rebuild(db, name, |point| match point {
+                    Some(p) => {
+                        frame(p, &mut rebuilt, &mut seq, &mut read)?;
+                        if read.0.is_multiple_of(1000) {
+                            report(read, opts);
+                        }
+                        Ok(())
+                    }
+                    None => {
+                        if let Some(segment) = rebuilt.end_chunk() {
+                            send(segment, &mut seq)?;
+                        }
+                        counts.push((rebuilt.chunks - before) as usize);
+                        before = rebuilt.chunks;
+                        Ok(())
+                    }
+                })?;
+                counts.pop();
+                // What was read must be the feed's end state, and observers
+                // must carry the baseline over it; otherwise the segments
+                // sent so far are left out (their blobs stay unreferenced)
+                // and the collection is exported in full after all.
+                let strict = !opts.observers.is_empty();
+                let mut verdict = plan.confirm(db, name, &outcome, strict)?;
+                if let Ok(gone) = &verdict {
+                    let mut removed = plan.existed.clone();
+                    removed.extend(gone.iter().cloned());
+                    let upserted = plan.upserted();
+                    for o in opts.observers.iter_mut() {
+                        let parent = plan.parent.baseline.as_ref();
+                        match o.carry(name, &schema, parent, &removed, &upserted) {
+                            Ok(b) => carried = carried.or(b),
+                            Err(why) => {
+                                verdict = Err(why);
+                                break;
+                            }
                         }
                     }
                 }
-            }
-            if full_because.is_some() {
-                plan = None;
-                carried = None;
-            }
-            // A rebuild's chunks land between the parent's anyway: small
-            // segments put both workers to work while the regions are read.
-            let segment = if plan.is_some() { REBUILD_SEGMENT_SIZE } else { SEGMENT_SIZE };
-            let mut chunker =
-                RecordChunker::new(self.config.chunker, self.key.boundary_key, segment);
-            let (token, feed) = match plan {
-                Some(mut plan) => {
-                    // How many new chunks each region became (the last
-                    // `None` ends the new ids, which are no region).
-                    let mut counts = Vec::with_capacity(plan.regions.len() + 1);
-                    let mut before = 0;
-                    plan.rebuild(db, name, |point| match point {
-                        Some(p) => {
-                            frame(p, &mut chunker, &mut seq, &mut read)?;
-                            if read.0.is_multiple_of(1000) {
-                                report(read, opts);
-                            }
-                            Ok(())
-                        }
-                        None => {
-                            if let Some(segment) = chunker.end_chunk() {
-                                send(segment, &mut seq)?;
-                            }
-                            counts.push((chunker.chunks - before) as usize);
-                            before = chunker.chunks;
-                            Ok(())
-                        }
-                    })?;
-                    counts.pop();
-                    (Some(plan.end_token.clone()), Some((plan, counts)))
+                match verdict {
+                    Ok(_) => {
+                        chunker = Some(rebuilt);
+                        token = Some(plan.end_token.clone());
+                        feed = Some((plan, counts));
+                    }
+                    Err(why) => {
+                        full_because = Some(why);
+                        (first_seq, read, carried) = (seq, (0, 0), None);
+                    }
                 }
+            }
+            let chunker = match chunker {
+                Some(c) => c,
                 None => {
+                    let mut chunker = RecordChunker::new(
+                        self.config.chunker,
+                        self.key.boundary_key,
+                        SEGMENT_SIZE,
+                    );
                     // Before the export: a change made during it is then
                     // reported again next time rather than lost.
-                    let token = db.current_token(name)?;
+                    token = db.current_token(name)?;
                     let mut cursor = db.open_export(name, None)?;
                     loop {
                         if shared.aborted() {
@@ -708,9 +734,10 @@ impl Repository {
                         }
                         report(read, opts);
                     }
-                    (token, None)
+                    chunker
                 }
             };
+            let mut chunker = chunker;
             send(chunker.finish(), &mut seq)?;
             let (records, stream_length) = read;
             total_read += stream_length;

@@ -12,7 +12,7 @@
 //! keeps each chunk's share of it (`PackEntry::lanes`), which comes out,
 //! and the rebuilt regions' share goes in.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 use vdr_model::canonical;
@@ -48,6 +48,8 @@ pub(crate) struct FeedPlan {
     pub changes_read: u64,
     /// The changed ids the parent held (changed or deleted since).
     pub existed: Vec<PointId>,
+    /// The ids that are new (keys into `changes`), in id order.
+    pub inserted: Vec<Vec<u8>>,
 }
 
 /// Why a collection is exported in full although its parent has a feed
@@ -137,14 +139,33 @@ impl Repository {
         // One pass over the map: the group each changed id begins in.
         let mut starts = BTreeSet::new();
         let mut existed = Vec::new();
+        let mut found: HashSet<&[u8]> = HashSet::new();
+        let mut mapped = 0u64;
         for group in 0..map.len() {
+            mapped += map.count(group) as u64;
             for id in map.group(group) {
                 if changes.contains_key(id) {
                     starts.insert(group);
                     existed.push(canonical::decode_id(id)?);
+                    found.insert(id);
                 }
             }
         }
+        if mapped != parent.records {
+            return Ok(Err(format!(
+                "the last snapshot's record map lists {mapped} records, not {}",
+                parent.records
+            )));
+        }
+        // New ids go to the end of the stream, in id order.
+        let mut inserted: Vec<(&PointId, &Vec<u8>)> = changes
+            .iter()
+            .filter(|(key, _)| !found.contains(key.as_slice()))
+            .filter_map(|(key, p)| p.as_ref().map(|p| (&p.id, key)))
+            .collect();
+        inserted.sort();
+        let inserted: Vec<Vec<u8>> = inserted.into_iter().map(|(_, key)| key.clone()).collect();
+        drop(found);
         // The feed must add up to the database's own count: a token applied
         // to the wrong history (which no plugin should allow) shows here.
         let known = existed.len() as u64;
@@ -190,6 +211,7 @@ impl Repository {
             count,
             changes_read,
             existed,
+            inserted,
         }))
     }
 }
@@ -203,13 +225,16 @@ impl FeedPlan {
     /// The points of each region as the database holds them now, region by
     /// region (unchanged neighbours fetched `FETCH_BATCH` ids at a time):
     /// `sink` gets `Some(point)` for each, and `None` where a region ends.
-    /// Then the new ids, in id order, and a last `None`.
+    /// Then the new ids, in id order, and a last `None`. A neighbour the
+    /// database does not return is left out, and named in the outcome for
+    /// [`FeedPlan::confirm`].
     pub fn rebuild(
-        &mut self,
+        &self,
         db: &mut dyn Database,
         name: &str,
         mut sink: impl FnMut(Option<&Point>) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<Rebuilt> {
+        let mut outcome = Rebuilt::default();
         let mut next = 0;
         while next < self.regions.len() {
             // The next regions whose unchanged ids make one fetch.
@@ -234,26 +259,89 @@ impl FeedPlan {
             }
             for region in &self.regions[next..upto] {
                 for id in self.map.group(region.start) {
-                    // Deleted since (in the feed, or after its end): left out.
-                    let point = match self.changes.remove(id) {
-                        Some(changed) => changed,
-                        None => fetched.remove(id),
+                    let point = match self.changes.get(id) {
+                        Some(changed) => changed.as_ref(), // None: deleted
+                        None => {
+                            let p = fetched.get(id);
+                            match p {
+                                Some(_) => outcome.neighbours.insert(id.to_vec()),
+                                None => outcome.missing.insert(id.to_vec()),
+                            };
+                            p
+                        }
                     };
                     if let Some(p) = point {
-                        sink(Some(&p))?;
+                        sink(Some(p))?;
                     }
                 }
                 sink(None)?;
             }
             next = upto;
         }
-        let mut inserted: Vec<Point> = self.changes.drain().filter_map(|(_, p)| p).collect();
-        inserted.sort_by(|a, b| a.id.cmp(&b.id));
-        for p in &inserted {
-            sink(Some(p))?;
+        for key in &self.inserted {
+            if let Some(Some(p)) = self.changes.get(key) {
+                sink(Some(p))?;
+            }
         }
-        sink(None)
+        sink(None)?;
+        Ok(outcome)
     }
+
+    /// Whether a rebuild read the feed's end state: every neighbour the
+    /// database did not return must have been deleted since the feed ended
+    /// (a second feed, from its end, says so), and with `strict` (a
+    /// baseline to carry) no neighbour may have changed since either.
+    /// `Ok(Ok(ids))`: the neighbours deleted since, left out of the stream.
+    pub fn confirm(
+        &self,
+        db: &mut dyn Database,
+        name: &str,
+        outcome: &Rebuilt,
+        strict: bool,
+    ) -> Result<std::result::Result<Vec<PointId>, Fallback>> {
+        if outcome.missing.is_empty() && !strict {
+            return Ok(Ok(Vec::new()));
+        }
+        let Some(mut cursor) = db.open_changes(name, &self.end_token)? else {
+            return Ok(
+                Err("the database forgot the change-feed position while it was read".into()),
+            );
+        };
+        let mut since: HashMap<Vec<u8>, bool> = HashMap::new();
+        loop {
+            let batch = cursor.next_batch(FETCH_BATCH as u32)?;
+            if batch.is_empty() {
+                break;
+            }
+            for change in batch {
+                let (id, deleted) = match &change {
+                    Change::Upsert(p) => (&p.id, false),
+                    Change::Delete(id) => (id, true),
+                };
+                let mut key = Vec::new();
+                canonical::encode_id(id, &mut key);
+                since.insert(key, deleted);
+            }
+        }
+        let unexplained = outcome.missing.iter().filter(|id| since.get(*id) != Some(&true)).count();
+        if unexplained > 0 {
+            return Ok(Err(format!(
+                "the database did not return {unexplained} unchanged records it holds"
+            )));
+        }
+        if strict && outcome.neighbours.iter().any(|id| since.contains_key(id)) {
+            return Ok(Err("records next to the changes changed while they were read".into()));
+        }
+        outcome.missing.iter().map(|id| canonical::decode_id(id)).collect::<Result<_>>().map(Ok)
+    }
+}
+
+/// What a rebuild read besides the feed's points.
+#[derive(Default)]
+pub(crate) struct Rebuilt {
+    /// Neighbours the database returned, and those it did not.
+    pub neighbours: HashSet<Vec<u8>>,
+    pub missing: HashSet<Vec<u8>>,
 }
 
 /// The parent's stream with `regions[i]` replaced by the next `counts[i]`
@@ -264,6 +352,7 @@ pub(crate) fn splice(
     new_blobs: Vec<BlobRef>,
     new_map: &RecordMap,
 ) -> (Vec<BlobRef>, RecordMap) {
+    debug_assert_eq!(plan.regions.len(), counts.len(), "one count per region");
     let parent = &plan.parent.blobs;
     let mut blobs = Vec::with_capacity(parent.len() + new_blobs.len());
     let mut map = RecordMap::default();

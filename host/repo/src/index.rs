@@ -54,7 +54,16 @@ impl Index {
     }
     pub fn add_pack(&mut self, pack: IndexedPack) {
         for e in &pack.blobs {
-            self.blobs.entry(e.id).or_insert(BlobLocation { pack: pack.id, entry: *e });
+            let here = BlobLocation { pack: pack.id, entry: *e };
+            // Any copy will do; one that knows its digest share is better.
+            self.blobs
+                .entry(e.id)
+                .and_modify(|old| {
+                    if old.entry.lanes.is_none() && e.lanes.is_some() {
+                        *old = here;
+                    }
+                })
+                .or_insert(here);
         }
         self.packs.insert(pack.id, pack);
     }

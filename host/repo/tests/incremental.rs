@@ -159,3 +159,99 @@ fn an_update_only_incremental_stores_only_the_rebuilt_chunks() {
     assert!(s.chunks_new <= 100, "{} new chunks", s.chunks_new);
     assert!(s.bytes_new * 10 < first.bytes_new, "{} of {}", s.bytes_new, first.bytes_new);
 }
+
+#[test]
+fn an_empty_collection_grows_incrementally_and_shrinks_to_empty_again() {
+    let f = fixture(fine_chunks());
+    let mut db = db_with("docs", mixed_schema("docs"), Vec::new());
+    let first = run(&f.repo, &mut db, false);
+    assert_eq!(first.collections[0].records, 0);
+    db.import_batch("docs", mixed_points(300)).unwrap();
+    let grown = run(&f.repo, &mut db, false);
+    assert_eq!((grown.collections[0].mode, grown.collections[0].records), ("changes", 300));
+    assert_eq!(restored(&f.repo, "latest"), normalized(mixed_points(300)));
+    let ids: Vec<PointId> = mixed_points(300).into_iter().map(|p| p.id).collect();
+    db.delete_points("docs", &ids).unwrap();
+    let emptied = run(&f.repo, &mut db, false);
+    assert_eq!((emptied.collections[0].mode, emptied.collections[0].records), ("changes", 0));
+    assert_eq!(emptied.collections[0].chunks, 0);
+    assert!(restored(&f.repo, "latest").is_empty());
+    assert!(f.repo.check(&read_all()).unwrap().ok());
+}
+
+#[test]
+fn an_incremental_killed_at_any_moment_leaves_a_consistent_repository() {
+    let f = fixture(fine_chunks());
+    let mut db = db_with("docs", mixed_schema("docs"), mixed_points(2000));
+    let first = run(&f.repo, &mut db, false);
+    mutate(&mut db, 1, 40, 10, 10);
+    let mut failed = 0;
+    for n in [0, 1, 2, 3, 5, 8, 13, 21] {
+        f.store.fail_after(n);
+        let opts = BackupOptions { index_batch_packs: 1, ..Default::default() };
+        let r = f.repo.backup(&mut db, &[], &[], &source(), opts);
+        f.store.heal();
+        failed += usize::from(r.is_err());
+        f.repo.unlock(true).unwrap();
+        let report = f.repo.check(&read_all()).unwrap();
+        assert!(report.ok(), "after a failure at write {n}: {:?}", report.problems);
+        assert_eq!(restored(&f.repo, &first.snapshot.hex()), normalized(mixed_points(2000)));
+    }
+    assert!(failed > 0, "fault injection never hit");
+    let last = run(&f.repo, &mut db, false);
+    assert_eq!(last.collections[0].mode, "changes");
+    assert_eq!(restored(&f.repo, "latest"), normalized(db.points("docs")));
+}
+
+/// One chunk holds the whole (small) collection: every unchanged record is
+/// a neighbour the rebuild of a change must fetch.
+fn one_chunk() -> InitOptions {
+    InitOptions {
+        chunker: ChunkerParams { min_size: 4 << 20, avg_size: 8 << 20, max_size: 16 << 20 },
+        ..small_options()
+    }
+}
+
+/// Change record 500's payload through the database; returns its id.
+fn change_one(db: &mut MemoryDatabase) -> PointId {
+    let mut p = db.points("docs")[500].clone();
+    p.payload = Some(r#"{"changed":true}"#.into());
+    db.import_batch("docs", vec![p.clone()]).unwrap();
+    p.id
+}
+
+#[test]
+fn a_database_that_loses_a_neighbour_gets_a_full_export_not_a_short_snapshot() {
+    let f = fixture(one_chunk());
+    let mut db = db_with("docs", mixed_schema("docs"), mixed_points(1000));
+    run(&f.repo, &mut db, false);
+    let changed = change_one(&mut db);
+    let lost = db.points("docs")[10].id.clone();
+    assert_ne!(lost, changed);
+    db.hidden_from_fetch = vec![lost];
+    let s = run(&f.repo, &mut db, false);
+    let c = &s.collections[0];
+    assert_eq!(c.mode, "full", "{c:?}");
+    assert!(c.full_because.as_deref().unwrap().contains("did not return 1"), "{c:?}");
+    assert_eq!(c.records, 1000);
+    db.hidden_from_fetch.clear();
+    assert_eq!(restored(&f.repo, "latest"), normalized(db.points("docs")));
+    assert!(f.repo.check(&read_all()).unwrap().ok());
+}
+
+#[test]
+fn a_neighbour_deleted_while_the_backup_reads_is_confirmed_by_the_feed_and_left_out() {
+    let f = fixture(one_chunk());
+    let mut db = db_with("docs", mixed_schema("docs"), mixed_points(1000));
+    run(&f.repo, &mut db, false);
+    change_one(&mut db);
+    db.delete_before_fetch = vec![db.points("docs")[10].id.clone()];
+    let s = run(&f.repo, &mut db, false);
+    let c = &s.collections[0];
+    assert_eq!((c.mode, c.records), ("changes", 999), "{c:?}");
+    assert_eq!(restored(&f.repo, "latest"), normalized(db.points("docs")));
+    // The next incremental hears of the delete, finds nothing to remove.
+    let next = run(&f.repo, &mut db, false);
+    assert_eq!((next.collections[0].mode, next.collections[0].records), ("changes", 999));
+    assert_eq!(restored(&f.repo, "latest"), normalized(db.points("docs")));
+}

@@ -115,3 +115,49 @@ fn an_incremental_backup_carries_the_baseline_and_the_restore_verifies() {
     assert!(r.ok, "{}", r.to_table());
     assert_eq!(r.check("recall").unwrap().status, Status::Pass, "{}", r.to_table());
 }
+
+#[test]
+fn a_truth_member_deleted_while_the_backup_reads_leaves_the_carried_truth() {
+    // One chunk holds the collection: every record is a neighbour the
+    // rebuild fetches, so a racing delete is seen and confirmed.
+    let chunker =
+        vdr_repo::ChunkerParams { min_size: 4 << 20, avg_size: 8 << 20, max_size: 16 << 20 };
+    let repo = Repository::init(
+        Arc::new(MemoryStore::new()),
+        KeySpec::Passphrase { passphrase: "pw".into(), work_factor: Some(4) },
+        InitOptions { chunker, ..InitOptions::default() },
+    )
+    .unwrap();
+    let s = schema("docs", 12, Metric::Dot);
+    let mut source = MemoryDatabase::new();
+    source.insert_collection(s.clone(), points(1000, 12, 5));
+    let backup = |source: &mut MemoryDatabase| {
+        let observer =
+            BaselineObserver::new(BaselineOptions { queries: 10, k: 5, ..Default::default() });
+        let opts = BackupOptions { observers: vec![Box::new(observer)], ..Default::default() };
+        repo.backup(source, &[], &[], &SourceInfo::default(), opts).unwrap()
+    };
+    let first = backup(&mut source);
+    let entry = repo.snapshot(&first.snapshot.hex(), None).unwrap().collections[0].clone();
+    let doomed = Baseline::from_entry(&entry).unwrap().unwrap().queries[0].truth[0].clone();
+    let mut p = source.points("docs")[3].clone();
+    p.payload = Some(r#"{"changed":true}"#.into());
+    source.import_batch("docs", vec![p]).unwrap();
+    source.delete_before_fetch = vec![doomed.clone()];
+    let second = backup(&mut source);
+    assert_eq!(second.collections[0].mode, "changes", "{:?}", second.collections[0]);
+    let entry = repo.snapshot(&second.snapshot.hex(), None).unwrap().collections[0].clone();
+    let b = Baseline::from_entry(&entry).unwrap().unwrap();
+    assert_eq!((entry.records, b.points), (999, 999));
+    let live = source.points("docs");
+    for q in &b.queries {
+        assert!(!q.truth.contains(&doomed));
+        let mut all: Vec<(f64, &vdr_model::PointId)> = live
+            .iter()
+            .map(|p| (naive_distance(Metric::Dot, &q.vector, p.dense("").unwrap()), &p.id))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        let want: Vec<_> = all.iter().take(5).map(|x| x.1.clone()).collect();
+        assert_eq!(q.truth, want);
+    }
+}
