@@ -11,14 +11,26 @@ use vdr_model::{Database, Metric, Point};
 use vdr_repo::{BackupOptions, InitOptions, KeySpec, Repository, RestoreOptions, SourceInfo};
 use vdr_verify::{Baseline, BaselineObserver, BaselineOptions, Status, VerifyOptions, verify};
 
+fn repository(options: InitOptions) -> Repository {
+    let key = KeySpec::Passphrase { passphrase: "pw".into(), work_factor: Some(4) };
+    Repository::init(Arc::new(MemoryStore::new()), key, options).unwrap()
+}
+
+/// A backup whose observer records `queries` golden queries of `k`.
+fn backup_with_baseline(
+    repo: &Repository,
+    source: &mut MemoryDatabase,
+    queries: usize,
+    k: usize,
+) -> vdr_repo::BackupSummary {
+    let observer = BaselineObserver::new(BaselineOptions { queries, k, ..Default::default() });
+    let opts = BackupOptions { observers: vec![Box::new(observer)], ..Default::default() };
+    repo.backup(source, &[], &[], &SourceInfo::default(), opts).unwrap()
+}
+
 #[test]
 fn backup_baseline_restore_and_verify() {
-    let repo = Repository::init(
-        Arc::new(MemoryStore::new()),
-        KeySpec::Passphrase { passphrase: "pw".into(), work_factor: Some(4) },
-        InitOptions::default(),
-    )
-    .unwrap();
+    let repo = repository(InitOptions::default());
     let s = schema("docs", 12, Metric::Dot);
     let pts = points(500, 12, 11);
     let mut source = MemoryDatabase::new();
@@ -65,22 +77,12 @@ fn backup_baseline_restore_and_verify() {
 
 #[test]
 fn an_incremental_backup_carries_the_baseline_and_the_restore_verifies() {
-    let repo = Repository::init(
-        Arc::new(MemoryStore::new()),
-        KeySpec::Passphrase { passphrase: "pw".into(), work_factor: Some(4) },
-        InitOptions::default(),
-    )
-    .unwrap();
+    let repo = repository(InitOptions::default());
     // Dot: the metric the memory database searches by.
     let s = schema("docs", 12, Metric::Dot);
     let mut source = MemoryDatabase::new();
     source.insert_collection(s.clone(), points(3000, 12, 11));
-    let backup = |source: &mut MemoryDatabase| {
-        let observer =
-            BaselineObserver::new(BaselineOptions { queries: 20, k: 5, ..Default::default() });
-        let opts = BackupOptions { observers: vec![Box::new(observer)], ..Default::default() };
-        repo.backup(source, &[], &[], &SourceInfo::default(), opts).unwrap()
-    };
+    let backup = |source: &mut MemoryDatabase| backup_with_baseline(&repo, source, 20, 5);
     backup(&mut source);
     // 1 % of the records move, through the database (its change feed sees it).
     let mut moved = source.points("docs");
@@ -99,13 +101,7 @@ fn an_incremental_backup_carries_the_baseline_and_the_restore_verifies() {
     assert_eq!((b.queries.len(), b.points), (20, 3000));
     let live = source.points("docs");
     for q in &b.queries {
-        let mut all: Vec<(f64, &vdr_model::PointId)> = live
-            .iter()
-            .map(|p| (naive_distance(Metric::Dot, &q.vector, p.dense("").unwrap()), &p.id))
-            .collect();
-        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
-        let want: Vec<_> = all.iter().take(5).map(|x| x.1.clone()).collect();
-        assert_eq!(q.truth, want);
+        assert_eq!(q.truth, exact_top(Metric::Dot, &q.vector, &live, 5));
     }
     let mut target = MemoryDatabase::new();
     let restore =
@@ -122,21 +118,11 @@ fn a_truth_member_deleted_while_the_backup_reads_leaves_the_carried_truth() {
     // rebuild fetches, so a racing delete is seen and confirmed.
     let chunker =
         vdr_repo::ChunkerParams { min_size: 4 << 20, avg_size: 8 << 20, max_size: 16 << 20 };
-    let repo = Repository::init(
-        Arc::new(MemoryStore::new()),
-        KeySpec::Passphrase { passphrase: "pw".into(), work_factor: Some(4) },
-        InitOptions { chunker, ..InitOptions::default() },
-    )
-    .unwrap();
+    let repo = repository(InitOptions { chunker, ..InitOptions::default() });
     let s = schema("docs", 12, Metric::Dot);
     let mut source = MemoryDatabase::new();
     source.insert_collection(s.clone(), points(1000, 12, 5));
-    let backup = |source: &mut MemoryDatabase| {
-        let observer =
-            BaselineObserver::new(BaselineOptions { queries: 10, k: 5, ..Default::default() });
-        let opts = BackupOptions { observers: vec![Box::new(observer)], ..Default::default() };
-        repo.backup(source, &[], &[], &SourceInfo::default(), opts).unwrap()
-    };
+    let backup = |source: &mut MemoryDatabase| backup_with_baseline(&repo, source, 10, 5);
     let first = backup(&mut source);
     let entry = repo.snapshot(&first.snapshot.hex(), None).unwrap().collections[0].clone();
     let doomed = Baseline::from_entry(&entry).unwrap().unwrap().queries[0].truth[0].clone();
@@ -152,12 +138,6 @@ fn a_truth_member_deleted_while_the_backup_reads_leaves_the_carried_truth() {
     let live = source.points("docs");
     for q in &b.queries {
         assert!(!q.truth.contains(&doomed));
-        let mut all: Vec<(f64, &vdr_model::PointId)> = live
-            .iter()
-            .map(|p| (naive_distance(Metric::Dot, &q.vector, p.dense("").unwrap()), &p.id))
-            .collect();
-        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
-        let want: Vec<_> = all.iter().take(5).map(|x| x.1.clone()).collect();
-        assert_eq!(q.truth, want);
+        assert_eq!(q.truth, exact_top(Metric::Dot, &q.vector, &live, 5));
     }
 }

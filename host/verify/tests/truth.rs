@@ -107,14 +107,6 @@ fn a_collection_without_dense_vectors_gets_no_baseline() {
     assert!(obs.finish("c").is_none());
 }
 
-/// Brute-force top-k ids of `query` over `pts` (nearest first, ties by id).
-fn brute_force(metric: Metric, query: &[f32], pts: &[Point], k: usize) -> Vec<PointId> {
-    let mut all: Vec<(f64, &PointId)> =
-        pts.iter().map(|p| (naive_distance(metric, query, p.dense("").unwrap()), &p.id)).collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
-    all.into_iter().take(k).map(|x| x.1.clone()).collect()
-}
-
 #[test]
 fn a_carried_baseline_holds_the_exact_truth_over_the_changed_collection() {
     let dim = 16;
@@ -161,7 +153,7 @@ fn a_carried_baseline_holds_the_exact_truth_over_the_changed_collection() {
         assert_eq!(carried.points, pts.len() as u64);
         assert_eq!(carried.queries.len(), parent.queries.len());
         for q in &carried.queries {
-            let want = brute_force(metric, &q.vector, &pts, 5);
+            let want = exact_top(metric, &q.vector, &pts, 5);
             let dist = |id: &PointId| {
                 let p = pts.iter().find(|p| &p.id == id).unwrap();
                 naive_distance(metric, &q.vector, p.dense("").unwrap())

@@ -74,11 +74,7 @@ pub fn encode_id(id: &PointId, out: &mut Vec<u8>) {
 /// The id whose canonical bytes are exactly `bytes`.
 pub fn decode_id(bytes: &[u8]) -> Result<PointId> {
     let mut r = Reader { bytes, pos: 0 };
-    let id = match r.u8()? {
-        0 => PointId::Num(r.u64()?),
-        1 => PointId::Str(r.string()?),
-        t => return Err(corrupt(format!("unknown id tag {t}"))),
-    };
+    let id = r.id()?;
     if r.pos != bytes.len() {
         return Err(corrupt("trailing bytes after a point id".into()));
     }
@@ -174,11 +170,7 @@ impl SetDigest {
 /// Decode one point from canonical bytes.
 pub fn decode(bytes: &[u8]) -> Result<Point> {
     let mut r = Reader { bytes, pos: 0 };
-    let id = match r.u8()? {
-        0 => PointId::Num(r.u64()?),
-        1 => PointId::Str(r.string()?),
-        t => return Err(corrupt(format!("unknown id tag {t}"))),
-    };
+    let id = r.id()?;
     let n = r.u32()? as usize;
     let mut vectors = Vec::with_capacity(n.min(64));
     for _ in 0..n {
@@ -259,6 +251,14 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// A point id (`encode_id`'s bytes).
+    fn id(&mut self) -> Result<PointId> {
+        Ok(match self.u8()? {
+            0 => PointId::Num(self.u64()?),
+            1 => PointId::Str(self.string()?),
+            t => return Err(corrupt(format!("unknown id tag {t}"))),
+        })
+    }
     fn take(&mut self, n: usize) -> Result<&[u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or_else(|| corrupt("unexpected end of point".into()))?;

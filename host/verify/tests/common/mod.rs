@@ -62,6 +62,16 @@ pub fn entry(schema: &CollectionSchema, records: u64, baseline: &Baseline) -> Co
     }
 }
 
+/// Brute-force top-k ids of `query` over `points` (nearest first, ties by id).
+pub fn exact_top(metric: Metric, query: &[f32], points: &[Point], k: usize) -> Vec<PointId> {
+    let mut all: Vec<(f64, &PointId)> = points
+        .iter()
+        .map(|p| (naive_distance(metric, query, p.dense("").unwrap()), &p.id))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+    all.into_iter().take(k).map(|x| x.1.clone()).collect()
+}
+
 /// Reference distances, straight from the definitions.
 pub fn naive_distance(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
