@@ -205,8 +205,8 @@ pub struct MemoryDatabase {
     /// `fetch` leaves these out although they exist (an engine that loses
     /// ids, or returns them in another form).
     pub hidden_from_fetch: Vec<PointId>,
-    /// The next `fetch` first deletes these (a writer racing a backup).
-    pub delete_before_fetch: Vec<PointId>,
+    /// The next `fetch` first applies these (a writer racing a backup).
+    pub before_fetch: Vec<Change>,
 }
 
 /// Incarnations are unique across instances, as a real engine's are across
@@ -346,9 +346,11 @@ impl Database for MemoryDatabase {
         self.collection(collection).map(|_| ())
     }
     fn fetch(&mut self, collection: &str, ids: &[PointId]) -> Result<Vec<Point>> {
-        let racing = std::mem::take(&mut self.delete_before_fetch);
-        if !racing.is_empty() {
-            self.delete_points(collection, &racing)?;
+        for change in std::mem::take(&mut self.before_fetch) {
+            match change {
+                Change::Upsert(p) => self.import_batch(collection, vec![p])?,
+                Change::Delete(id) => self.delete_points(collection, &[id])?,
+            }
         }
         let hidden = self.hidden_from_fetch.clone();
         let c = self.collection(collection)?;

@@ -53,6 +53,16 @@ pub trait PointObserver {
     /// Called once per collection after its last point; the value becomes the
     /// collection's `baseline` (the first observer returning `Some` wins).
     fn finish(&mut self, collection: &str) -> Option<serde_json::Value>;
+    /// Whether `carry` could work from this parent baseline at all (asked
+    /// before an incremental reads anything); `Err(why)` means a full export.
+    fn can_carry(
+        &self,
+        schema: &CollectionSchema,
+        parent: Option<&serde_json::Value>,
+    ) -> std::result::Result<(), String> {
+        let _ = (schema, parent);
+        Err("a verification baseline needs every record".into())
+    }
     /// An incremental backup sees only what changed: carry the parent's
     /// baseline over `removed` (ids the parent held that changed or went)
     /// and `upserted` (the changed and new points as they are now). The
@@ -629,20 +639,28 @@ impl Repository {
                     });
                 }
             };
+            // Observers that cannot carry the parent's baseline need a full
+            // export: known before anything is read.
+            let cannot_carry = |parent: &CollectionEntry| {
+                opts.observers
+                    .iter()
+                    .find_map(|o| o.can_carry(&schema, parent.baseline.as_ref()).err())
+            };
             let (plan, mut full_because) = match from.feed_parent(name) {
                 _ if opts.full => (None, None),
                 None => (None, None),
-                Some(parent) => {
-                    match self.plan_from_feed(db, name, parent, &source, from.index)? {
+                Some(parent) => match cannot_carry(parent) {
+                    Some(why) => (None, Some(why)),
+                    None => match self.plan_from_feed(db, name, parent, &source, from.index)? {
                         Ok(plan) => (Some(plan), None),
                         Err(why) => (None, Some(why)),
-                    }
-                }
+                    },
+                },
             };
             let mut first_seq = seq;
             let (mut token, mut feed, mut carried) = (None, None, None);
             let mut chunker = None;
-            if let Some(plan) = plan {
+            if let Some(mut plan) = plan {
                 // A rebuild's chunks land between the parent's anyway: small
                 // segments put both workers to work while the regions are read.
                 let mut rebuilt = RecordChunker::new(
@@ -654,7 +672,8 @@ impl Repository {
                 // ends the new ids, which are no region).
                 let mut counts = Vec::with_capacity(plan.regions.len() + 1);
                 let mut before = 0;
-                let outcome = plan.rebuild(db, name, |point| match point {
+                let strict = !opts.observers.is_empty();
+                let outcome = plan.rebuild(db, name, strict, |point| match point {
                     Some(p) => {
                         frame(p, &mut rebuilt, &mut seq, &mut read)?;
                         if read.0.is_multiple_of(1000) {
@@ -676,12 +695,16 @@ impl Repository {
                 // must carry the baseline over it; otherwise the segments
                 // sent so far are left out (their blobs stay unreferenced)
                 // and the collection is exported in full after all.
-                let strict = !opts.observers.is_empty();
                 let mut verdict = plan.confirm(db, name, &outcome, strict)?;
-                if let Ok(gone) = &verdict {
+                drop(outcome);
+                if let Ok(confirmed) = &verdict {
+                    // Neighbours deleted since the feed ended are out of the
+                    // stream; those changed since are in it as read.
                     let mut removed = plan.existed.clone();
-                    removed.extend(gone.iter().cloned());
-                    let upserted = plan.upserted();
+                    removed.extend(confirmed.deleted.iter().cloned());
+                    removed.extend(confirmed.changed.iter().map(|p| p.id.clone()));
+                    let mut upserted = plan.upserted();
+                    upserted.extend(confirmed.changed.iter());
                     for o in opts.observers.iter_mut() {
                         let parent = plan.parent.baseline.as_ref();
                         match o.carry(name, &schema, parent, &removed, &upserted) {
@@ -693,6 +716,7 @@ impl Repository {
                         }
                     }
                 }
+                plan.release_changes();
                 match verdict {
                     Ok(_) => {
                         chunker = Some(rebuilt);

@@ -145,9 +145,11 @@ impl Repository {
             mapped += map.count(group) as u64;
             for id in map.group(group) {
                 if changes.contains_key(id) {
+                    if !found.insert(id) {
+                        return Ok(Err("the last snapshot's record map names an id twice".into()));
+                    }
                     starts.insert(group);
                     existed.push(canonical::decode_id(id)?);
-                    found.insert(id);
                 }
             }
         }
@@ -170,7 +172,8 @@ impl Repository {
         // to the wrong history (which no plugin should allow) shows here.
         let known = existed.len() as u64;
         let present = changes.values().filter(|p| p.is_some()).count() as u64;
-        if parent.records + present != count + known {
+        if u128::from(parent.records) + u128::from(present) != u128::from(count) + u128::from(known)
+        {
             return Ok(Err(format!(
                 "the change feed does not add up: {} records, {known} changed or deleted, {present} \
                  present now, but the database counts {count}",
@@ -228,13 +231,17 @@ impl FeedPlan {
     /// Then the new ids, in id order, and a last `None`. A neighbour the
     /// database does not return is left out, and named in the outcome for
     /// [`FeedPlan::confirm`].
+    /// With `keep`, the neighbours are also kept (up to `KEEP_BYTES`), so a
+    /// baseline can be carried over one that changed while it was read.
     pub fn rebuild(
         &self,
         db: &mut dyn Database,
         name: &str,
+        keep: bool,
         mut sink: impl FnMut(Option<&Point>) -> Result<()>,
     ) -> Result<Rebuilt> {
         let mut outcome = Rebuilt::default();
+        let mut kept_bytes = 0usize;
         let mut next = 0;
         while next < self.regions.len() {
             // The next regions whose unchanged ids make one fetch.
@@ -264,9 +271,17 @@ impl FeedPlan {
                         None => {
                             let p = fetched.get(id);
                             match p {
-                                Some(_) => outcome.neighbours.insert(id.to_vec()),
-                                None => outcome.missing.insert(id.to_vec()),
-                            };
+                                Some(p) if keep && kept_bytes < KEEP_BYTES => {
+                                    kept_bytes += approximate_size(p);
+                                    outcome.neighbours.insert(id.to_vec(), Some(p.clone()));
+                                }
+                                Some(_) => {
+                                    outcome.neighbours.insert(id.to_vec(), None);
+                                }
+                                None => {
+                                    outcome.missing.insert(id.to_vec());
+                                }
+                            }
                             p
                         }
                     };
@@ -287,31 +302,75 @@ impl FeedPlan {
         Ok(outcome)
     }
 
-    /// Whether a rebuild read the feed's end state: every neighbour the
-    /// database did not return must have been deleted since the feed ended
-    /// (a second feed, from its end, says so), and with `strict` (a
-    /// baseline to carry) no neighbour may have changed since either.
-    /// `Ok(Ok(ids))`: the neighbours deleted since, left out of the stream.
+    /// Whether a rebuild read the feed's end state, or a state a baseline
+    /// can still be carried to. A second feed, from the end position, must
+    /// report every neighbour the database did not return as deleted; with
+    /// `strict` (a baseline to carry), every neighbour that changed since
+    /// must have been kept by the rebuild. Plugin errors here are a reason
+    /// to export in full, not to fail.
     pub fn confirm(
         &self,
         db: &mut dyn Database,
         name: &str,
         outcome: &Rebuilt,
         strict: bool,
-    ) -> Result<std::result::Result<Vec<PointId>, Fallback>> {
+    ) -> Result<std::result::Result<Confirmed, Fallback>> {
         if outcome.missing.is_empty() && !strict {
-            return Ok(Ok(Vec::new()));
+            return Ok(Ok(Confirmed::default()));
         }
-        let Some(mut cursor) = db.open_changes(name, &self.end_token)? else {
-            return Ok(
-                Err("the database forgot the change-feed position while it was read".into()),
-            );
+        let since = match self.changed_since_end(db, name) {
+            Ok(Some(since)) => since,
+            Ok(None) => {
+                return Ok(Err(
+                    "the database forgot the change-feed position while it was read".into()
+                ));
+            }
+            Err(e) => return Ok(Err(format!("reading the change feed again failed: {e}"))),
         };
-        let mut since: HashMap<Vec<u8>, bool> = HashMap::new();
+        let unexplained = outcome.missing.iter().filter(|id| since.get(*id) != Some(&true)).count();
+        if unexplained > 0 {
+            return Ok(Err(format!(
+                "the database did not return {unexplained} unchanged records it holds"
+            )));
+        }
+        let mut confirmed = Confirmed::default();
+        for id in &outcome.missing {
+            confirmed.deleted.push(canonical::decode_id(id)?);
+        }
+        if strict {
+            for (id, kept) in &outcome.neighbours {
+                if !since.contains_key(id) {
+                    continue;
+                }
+                match kept {
+                    Some(p) => confirmed.changed.push(p.clone()),
+                    None => {
+                        return Ok(Err(
+                            "more records next to the changes changed while they were read \
+                             than a backup keeps to carry the baseline over"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Ok(confirmed))
+    }
+
+    /// Each id the feed reports since its end position: deleted or not.
+    fn changed_since_end(
+        &self,
+        db: &mut dyn Database,
+        name: &str,
+    ) -> Result<Option<HashMap<Vec<u8>, bool>>> {
+        let Some(mut cursor) = db.open_changes(name, &self.end_token)? else {
+            return Ok(None);
+        };
+        let mut since = HashMap::new();
         loop {
             let batch = cursor.next_batch(FETCH_BATCH as u32)?;
             if batch.is_empty() {
-                break;
+                return Ok(Some(since));
             }
             for change in batch {
                 let (id, deleted) = match &change {
@@ -323,24 +382,48 @@ impl FeedPlan {
                 since.insert(key, deleted);
             }
         }
-        let unexplained = outcome.missing.iter().filter(|id| since.get(*id) != Some(&true)).count();
-        if unexplained > 0 {
-            return Ok(Err(format!(
-                "the database did not return {unexplained} unchanged records it holds"
-            )));
-        }
-        if strict && outcome.neighbours.iter().any(|id| since.contains_key(id)) {
-            return Ok(Err("records next to the changes changed while they were read".into()));
-        }
-        outcome.missing.iter().map(|id| canonical::decode_id(id)).collect::<Result<_>>().map(Ok)
     }
+
+    /// Drop what only planning, rebuilding and carrying needed (the
+    /// changed points), keeping what assembly needs.
+    pub fn release_changes(&mut self) {
+        self.changes = HashMap::new();
+        self.inserted = Vec::new();
+        self.existed = Vec::new();
+    }
+}
+
+/// Bytes of neighbours a rebuild keeps for carrying a baseline over.
+const KEEP_BYTES: usize = 256 << 20;
+
+fn approximate_size(p: &Point) -> usize {
+    let vectors: usize = p
+        .vectors
+        .iter()
+        .map(|v| match &v.data {
+            vdr_model::VectorData::Dense(d) => d.len() * 4,
+            vdr_model::VectorData::Sparse(s) => s.indices.len() * 8,
+            vdr_model::VectorData::Multi(m) => m.iter().map(|r| r.len() * 4).sum(),
+        })
+        .sum();
+    vectors + p.payload.as_ref().map_or(0, |s| s.len()) + 64
+}
+
+/// What a second feed read confirmed about a rebuild.
+#[derive(Default)]
+pub(crate) struct Confirmed {
+    /// Neighbours deleted since the feed ended (left out of the stream).
+    pub deleted: Vec<PointId>,
+    /// Neighbours changed since, as the stream has them.
+    pub changed: Vec<Point>,
 }
 
 /// What a rebuild read besides the feed's points.
 #[derive(Default)]
 pub(crate) struct Rebuilt {
-    /// Neighbours the database returned, and those it did not.
-    pub neighbours: HashSet<Vec<u8>>,
+    /// Neighbours the database returned (kept, if asked and within budget),
+    /// and those it did not.
+    pub neighbours: HashMap<Vec<u8>, Option<Point>>,
     pub missing: HashSet<Vec<u8>>,
 }
 

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use vdr_model::testing::MemoryDatabase;
-use vdr_model::{Database, Point, PointId, VectorData};
+use vdr_model::{Change, Database, Point, PointId, VectorData};
 use vdr_repo::*;
 
 /// ~1 KiB chunks: a few records each, as real collections have with the
@@ -223,7 +223,12 @@ fn change_one(db: &mut MemoryDatabase) -> PointId {
 #[test]
 fn a_database_that_loses_a_neighbour_gets_a_full_export_not_a_short_snapshot() {
     let f = fixture(one_chunk());
-    let mut db = db_with("docs", mixed_schema("docs"), mixed_points(1000));
+    // 12,000 records in one chunk: the rebuild has sent a segment to the
+    // workers before the loss shows, and that attempt must leave no trace.
+    let mut db = db_with("docs", mixed_schema("docs"), mixed_points(12_000));
+    let mut other = mixed_schema("other");
+    other.name = "other".into();
+    db.insert_collection(other, mixed_points(50));
     run(&f.repo, &mut db, false);
     let changed = change_one(&mut db);
     let lost = db.points("docs")[10].id.clone();
@@ -233,10 +238,18 @@ fn a_database_that_loses_a_neighbour_gets_a_full_export_not_a_short_snapshot() {
     let c = &s.collections[0];
     assert_eq!(c.mode, "full", "{c:?}");
     assert!(c.full_because.as_deref().unwrap().contains("did not return 1"), "{c:?}");
-    assert_eq!(c.records, 1000);
+    assert_eq!(c.records, 12_000);
+    let stream = entry(&f.repo, &s.snapshot).stream_length;
+    assert_eq!(c.bytes_read, stream, "the abandoned attempt's bytes are not counted");
     db.hidden_from_fetch.clear();
-    assert_eq!(restored(&f.repo, "latest"), normalized(db.points("docs")));
+    let mut target = MemoryDatabase::new();
+    f.repo.restore("latest", &mut target, RestoreOptions::default()).unwrap();
+    assert_eq!(target.points("docs"), normalized(db.points("docs")));
+    assert_eq!(target.points("other"), normalized(db.points("other")));
     assert!(f.repo.check(&read_all()).unwrap().ok());
+    // Nothing wrong with the database after all: the next one is incremental.
+    change_one(&mut db);
+    assert_eq!(run(&f.repo, &mut db, false).collections[0].mode, "changes");
 }
 
 #[test]
@@ -245,7 +258,7 @@ fn a_neighbour_deleted_while_the_backup_reads_is_confirmed_by_the_feed_and_left_
     let mut db = db_with("docs", mixed_schema("docs"), mixed_points(1000));
     run(&f.repo, &mut db, false);
     change_one(&mut db);
-    db.delete_before_fetch = vec![db.points("docs")[10].id.clone()];
+    db.before_fetch = vec![Change::Delete(db.points("docs")[10].id.clone())];
     let s = run(&f.repo, &mut db, false);
     let c = &s.collections[0];
     assert_eq!((c.mode, c.records), ("changes", 999), "{c:?}");

@@ -224,6 +224,14 @@ impl PointObserver for BaselineObserver<'_> {
         serde_json::to_value(&baseline).ok()
     }
 
+    fn can_carry(
+        &self,
+        schema: &CollectionSchema,
+        parent: Option<&serde_json::Value>,
+    ) -> Result<(), String> {
+        self.carriable(schema, parent).map(drop)
+    }
+
     fn carry(
         &mut self,
         collection: &str,
@@ -232,12 +240,7 @@ impl PointObserver for BaselineObserver<'_> {
         removed: &[PointId],
         upserted: &[&Point],
     ) -> Result<Option<serde_json::Value>, String> {
-        let parent = parent.ok_or("the last snapshot has no verification baseline")?;
-        let parent: Baseline = serde_json::from_value(parent.clone())
-            .map_err(|e| format!("the last snapshot's baseline is unreadable: {e}"))?;
-        let Some(field) = self.start(schema).field else {
-            return Err("the collection has no dense vector to query".into());
-        };
+        let (parent, field) = self.carriable(schema, parent)?;
         let mut baseline = carry(&parent, &field, &self.opts, removed, upserted)?;
         self.measure(collection, &mut baseline);
         serde_json::to_value(&baseline).map(Some).map_err(|e| e.to_string())
@@ -245,6 +248,38 @@ impl PointObserver for BaselineObserver<'_> {
 }
 
 impl BaselineObserver<'_> {
+    /// The parent baseline and the field to carry it over, if it can be.
+    fn carriable(
+        &self,
+        schema: &CollectionSchema,
+        parent: Option<&serde_json::Value>,
+    ) -> Result<(Baseline, Field), String> {
+        let parent = parent.ok_or("the last snapshot has no verification baseline")?;
+        let parent: Baseline = serde_json::from_value(parent.clone())
+            .map_err(|e| format!("the last snapshot's baseline is unreadable: {e}"))?;
+        let Some(field) = self.start(schema).field else {
+            return Err("the collection has no dense vector to query".into());
+        };
+        let why = |s: &str| Err(format!("the last snapshot's baseline {s}"));
+        if parent.error.is_some() || parent.queries.is_empty() {
+            return why("is incomplete");
+        }
+        if parent.vector != field.name || parent.metric != field.metric {
+            return why("queries another vector");
+        }
+        let queries = self.opts.queries.min(parent.points as usize);
+        if parent.k != self.opts.k || parent.queries.len() != queries {
+            return why("has another number of golden queries or k");
+        }
+        if parent.skipped > 0 {
+            return why("left out points without that vector");
+        }
+        if parent.queries.iter().any(|q| q.nearest.len() < q.truth.len() || q.nearest.is_empty()) {
+            return why("keeps no margin beyond its truth (written by an older vdr)");
+        }
+        Ok((parent, field))
+    }
+
     /// Measure the source's recall and latency, when it has a handle on it.
     fn measure(&mut self, collection: &str, baseline: &mut Baseline) {
         if let Some(db) = self.source.as_deref_mut()
@@ -256,11 +291,11 @@ impl BaselineObserver<'_> {
     }
 }
 
-/// `parent`'s golden queries with their truth updated exactly over a
-/// change: each query's listed nearest points lose the changed ones and
-/// gain those changed points that now lie within the list's reach (every
-/// unlisted point is farther than its last entry). It fails when a list
-/// would hold fewer than k points, or the parent cannot be carried at all.
+/// `parent`'s golden queries (checked by `carriable`) with their truth
+/// updated exactly over a change: each query's listed nearest points lose
+/// the changed ones and gain those changed points that now lie within the
+/// list's reach (every unlisted point is farther than its last entry). It
+/// fails when a list would hold fewer than k points.
 fn carry(
     parent: &Baseline,
     field: &Field,
@@ -268,22 +303,6 @@ fn carry(
     removed: &[PointId],
     upserted: &[&Point],
 ) -> Result<Baseline, String> {
-    let why = |s: &str| Err(format!("the last snapshot's baseline {s}"));
-    if parent.error.is_some() || parent.queries.is_empty() {
-        return why("is incomplete");
-    }
-    if parent.vector != field.name || parent.metric != field.metric {
-        return why("queries another vector");
-    }
-    if parent.k != opts.k || parent.queries.len() != opts.queries.min(parent.points as usize) {
-        return why("has another number of golden queries or k");
-    }
-    if parent.skipped > 0 {
-        return why("left out points without that vector");
-    }
-    if parent.queries.iter().any(|q| q.nearest.len() < q.truth.len() || q.nearest.is_empty()) {
-        return why("keeps no margin beyond its truth (written by an older vdr)");
-    }
     let kernel = Kernel::for_metric(field.metric);
     let changed: HashSet<&PointId> = removed.iter().chain(upserted.iter().map(|p| &p.id)).collect();
     let mut fresh = Vec::with_capacity(upserted.len());

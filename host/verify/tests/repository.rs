@@ -129,7 +129,7 @@ fn a_truth_member_deleted_while_the_backup_reads_leaves_the_carried_truth() {
     let mut p = source.points("docs")[3].clone();
     p.payload = Some(r#"{"changed":true}"#.into());
     source.import_batch("docs", vec![p]).unwrap();
-    source.delete_before_fetch = vec![doomed.clone()];
+    source.before_fetch = vec![vdr_model::Change::Delete(doomed.clone())];
     let second = backup(&mut source);
     assert_eq!(second.collections[0].mode, "changes", "{:?}", second.collections[0]);
     let entry = repo.snapshot(&second.snapshot.hex(), None).unwrap().collections[0].clone();
@@ -138,6 +138,36 @@ fn a_truth_member_deleted_while_the_backup_reads_leaves_the_carried_truth() {
     let live = source.points("docs");
     for q in &b.queries {
         assert!(!q.truth.contains(&doomed));
+        assert_eq!(q.truth, exact_top(Metric::Dot, &q.vector, &live, 5));
+    }
+}
+
+#[test]
+fn a_neighbour_changed_while_the_backup_reads_is_carried_as_read() {
+    let chunker =
+        vdr_repo::ChunkerParams { min_size: 4 << 20, avg_size: 8 << 20, max_size: 16 << 20 };
+    let repo = repository(InitOptions { chunker, ..InitOptions::default() });
+    let s = schema("docs", 12, Metric::Dot);
+    let mut source = MemoryDatabase::new();
+    source.insert_collection(s.clone(), points(1000, 12, 5));
+    let backup = |source: &mut MemoryDatabase| backup_with_baseline(&repo, source, 10, 5);
+    let first = backup(&mut source);
+    let entry = repo.snapshot(&first.snapshot.hex(), None).unwrap().collections[0].clone();
+    let query = Baseline::from_entry(&entry).unwrap().unwrap().queries[0].vector.clone();
+    let mut p = source.points("docs")[3].clone();
+    p.payload = Some(r#"{"changed":true}"#.into());
+    source.import_batch("docs", vec![p]).unwrap();
+    // While the backup reads, another record moves right onto query 0.
+    let mut racing = source.points("docs")[700].clone();
+    racing.vectors[0].data = vdr_model::VectorData::Dense(query.iter().map(|x| x * 3.0).collect());
+    source.before_fetch = vec![vdr_model::Change::Upsert(racing.clone())];
+    let second = backup(&mut source);
+    assert_eq!(second.collections[0].mode, "changes", "{:?}", second.collections[0]);
+    let entry = repo.snapshot(&second.snapshot.hex(), None).unwrap().collections[0].clone();
+    let b = Baseline::from_entry(&entry).unwrap().unwrap();
+    assert_eq!(b.queries[0].truth[0], racing.id, "the moved record is nearest now");
+    let live = source.points("docs");
+    for q in &b.queries {
         assert_eq!(q.truth, exact_top(Metric::Dot, &q.vector, &live, 5));
     }
 }
