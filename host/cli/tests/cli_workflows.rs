@@ -194,10 +194,13 @@ fn a_flipped_byte_in_a_pack_fails_check_and_restore_until_the_file_is_repaired()
     let run = Vdr::with_identity();
     run.repo_with_backup();
     run.ok(&["check", "--repo", "fs://./repo", "--read-data"]);
+    // The largest pack holds records (a small one may hold only the record
+    // map incremental backups use, which restore does not read).
     let pack = walkdir::WalkDir::new(run.path("repo/data"))
         .into_iter()
         .filter_map(|e| e.ok())
-        .find(|e| e.file_type().is_file())
+        .filter(|e| e.file_type().is_file())
+        .max_by_key(|e| e.metadata().unwrap().len())
         .unwrap()
         .into_path();
     let original = std::fs::read(&pack).unwrap();
