@@ -207,6 +207,8 @@ pub struct MemoryDatabase {
     pub hidden_from_fetch: Vec<PointId>,
     /// The next `fetch` first applies these (a writer racing a backup).
     pub before_fetch: Vec<Change>,
+    /// The next `fetch` applies these after reading what it returns.
+    pub after_fetch: Vec<Change>,
 }
 
 /// Incarnations are unique across instances, as a real engine's are across
@@ -230,6 +232,16 @@ impl MemoryDatabase {
         let map = points.into_iter().map(|p| (p.id.clone(), p)).collect();
         self.new_feed(&schema.name);
         self.collections.insert(schema.name.clone(), (schema, map));
+    }
+    /// Apply `changes` through the database calls (so the feed sees them).
+    fn apply(&mut self, collection: &str, changes: Vec<Change>) -> Result<()> {
+        for change in changes {
+            match change {
+                Change::Upsert(p) => self.import_batch(collection, vec![p])?,
+                Change::Delete(id) => self.delete_points(collection, &[id])?,
+            }
+        }
+        Ok(())
     }
     /// A new incarnation of `name`: tokens of the old one no longer apply.
     fn new_feed(&mut self, name: &str) {
@@ -346,16 +358,15 @@ impl Database for MemoryDatabase {
         self.collection(collection).map(|_| ())
     }
     fn fetch(&mut self, collection: &str, ids: &[PointId]) -> Result<Vec<Point>> {
-        for change in std::mem::take(&mut self.before_fetch) {
-            match change {
-                Change::Upsert(p) => self.import_batch(collection, vec![p])?,
-                Change::Delete(id) => self.delete_points(collection, &[id])?,
-            }
-        }
+        let racing = std::mem::take(&mut self.before_fetch);
+        self.apply(collection, racing)?;
         let hidden = self.hidden_from_fetch.clone();
         let c = self.collection(collection)?;
         let shown = ids.iter().filter(|id| !hidden.contains(id));
-        Ok(shown.filter_map(|id| c.1.get(id).cloned()).collect())
+        let found = shown.filter_map(|id| c.1.get(id).cloned()).collect();
+        let racing = std::mem::take(&mut self.after_fetch);
+        self.apply(collection, racing)?;
+        Ok(found)
     }
     fn delete_points(&mut self, collection: &str, ids: &[PointId]) -> Result<()> {
         let c = self.collection(collection)?;

@@ -54,7 +54,8 @@ pub trait PointObserver {
     /// collection's `baseline` (the first observer returning `Some` wins).
     fn finish(&mut self, collection: &str) -> Option<serde_json::Value>;
     /// Whether `carry` could work from this parent baseline at all (asked
-    /// before an incremental reads anything); `Err(why)` means a full export.
+    /// before an incremental reads any record); `Err(why)` means a full
+    /// export. An observer that overrides `carry` overrides this too.
     fn can_carry(
         &self,
         schema: &CollectionSchema,

@@ -271,12 +271,14 @@ impl FeedPlan {
                         None => {
                             let p = fetched.get(id);
                             match p {
-                                Some(p) if keep && kept_bytes < KEEP_BYTES => {
-                                    kept_bytes += approximate_size(p);
-                                    outcome.neighbours.insert(id.to_vec(), Some(p.clone()));
-                                }
-                                Some(_) => {
-                                    outcome.neighbours.insert(id.to_vec(), None);
+                                Some(p) => {
+                                    let kept = (keep && kept_bytes < KEEP_BYTES).then(|| {
+                                        kept_bytes += approximate_size(p);
+                                        p.clone()
+                                    });
+                                    if outcome.neighbours.insert(id.to_vec(), kept).is_some() {
+                                        outcome.duplicates += 1;
+                                    }
                                 }
                                 None => {
                                     outcome.missing.insert(id.to_vec());
@@ -315,6 +317,12 @@ impl FeedPlan {
         outcome: &Rebuilt,
         strict: bool,
     ) -> Result<std::result::Result<Confirmed, Fallback>> {
+        if outcome.duplicates > 0 {
+            return Ok(Err(format!(
+                "the last snapshot holds {} records twice; a full export rewrites it",
+                outcome.duplicates
+            )));
+        }
         if outcome.missing.is_empty() && !strict {
             return Ok(Ok(Confirmed::default()));
         }
@@ -425,6 +433,8 @@ pub(crate) struct Rebuilt {
     /// and those it did not.
     pub neighbours: HashMap<Vec<u8>, Option<Point>>,
     pub missing: HashSet<Vec<u8>>,
+    /// Neighbours the parent's map names more than once (a damaged parent).
+    pub duplicates: usize,
 }
 
 /// The parent's stream with `regions[i]` replaced by the next `counts[i]`

@@ -142,32 +142,67 @@ fn a_truth_member_deleted_while_the_backup_reads_leaves_the_carried_truth() {
     }
 }
 
-#[test]
-fn a_neighbour_changed_while_the_backup_reads_is_carried_as_read() {
+/// A collection in one chunk (so every record is a neighbour the rebuild
+/// reads) backed up with a baseline, then record 3 changed: returns the
+/// repository, the database, and record 700 moved right onto golden
+/// query 0 (not applied yet).
+fn one_change_and_a_racing_move() -> (Repository, MemoryDatabase, Point) {
     let chunker =
         vdr_repo::ChunkerParams { min_size: 4 << 20, avg_size: 8 << 20, max_size: 16 << 20 };
     let repo = repository(InitOptions { chunker, ..InitOptions::default() });
-    let s = schema("docs", 12, Metric::Dot);
     let mut source = MemoryDatabase::new();
-    source.insert_collection(s.clone(), points(1000, 12, 5));
-    let backup = |source: &mut MemoryDatabase| backup_with_baseline(&repo, source, 10, 5);
-    let first = backup(&mut source);
+    source.insert_collection(schema("docs", 12, Metric::Dot), points(1000, 12, 5));
+    let first = backup_with_baseline(&repo, &mut source, 10, 5);
     let entry = repo.snapshot(&first.snapshot.hex(), None).unwrap().collections[0].clone();
     let query = Baseline::from_entry(&entry).unwrap().unwrap().queries[0].vector.clone();
     let mut p = source.points("docs")[3].clone();
     p.payload = Some(r#"{"changed":true}"#.into());
     source.import_batch("docs", vec![p]).unwrap();
-    // While the backup reads, another record moves right onto query 0.
     let mut racing = source.points("docs")[700].clone();
     racing.vectors[0].data = vdr_model::VectorData::Dense(query.iter().map(|x| x * 3.0).collect());
-    source.before_fetch = vec![vdr_model::Change::Upsert(racing.clone())];
-    let second = backup(&mut source);
-    assert_eq!(second.collections[0].mode, "changes", "{:?}", second.collections[0]);
-    let entry = repo.snapshot(&second.snapshot.hex(), None).unwrap().collections[0].clone();
-    let b = Baseline::from_entry(&entry).unwrap().unwrap();
-    assert_eq!(b.queries[0].truth[0], racing.id, "the moved record is nearest now");
-    let live = source.points("docs");
+    (repo, source, racing)
+}
+
+/// An incremental backup's baseline and stream.
+fn incremental(repo: &Repository, source: &mut MemoryDatabase) -> (Baseline, Vec<Point>) {
+    let summary = backup_with_baseline(repo, source, 10, 5);
+    assert_eq!(summary.collections[0].mode, "changes", "{:?}", summary.collections[0]);
+    let id = summary.snapshot.hex();
+    let entry = repo.snapshot(&id, None).unwrap().collections[0].clone();
+    let mut stream: Vec<Point> = Vec::new();
+    repo.read_points(&id, "docs", |p| {
+        stream.push(p);
+        Ok(())
+    })
+    .unwrap();
+    (Baseline::from_entry(&entry).unwrap().unwrap(), stream)
+}
+
+#[test]
+fn a_neighbour_changed_while_the_backup_reads_is_carried_as_read() {
+    let (repo, mut source, racing) = one_change_and_a_racing_move();
+    // It moves right after the backup has read it: the snapshot holds it
+    // where it was, and so must the truth.
+    source.after_fetch = vec![vdr_model::Change::Upsert(racing.clone())];
+    let (b, stream) = incremental(&repo, &mut source);
+    assert_ne!(stream.iter().find(|p| p.id == racing.id), Some(&racing), "read before it moved");
     for q in &b.queries {
-        assert_eq!(q.truth, exact_top(Metric::Dot, &q.vector, &live, 5));
+        assert_eq!(q.truth, exact_top(Metric::Dot, &q.vector, &stream, 5));
+    }
+    // The next incremental hears of the move, and its truth follows.
+    let (b, _) = incremental(&repo, &mut source);
+    assert_eq!(b.queries[0].truth[0], racing.id, "the moved record is nearest now");
+}
+
+#[test]
+fn a_neighbour_changed_before_the_backup_reads_it_is_carried_with_its_new_vector() {
+    let (repo, mut source, racing) = one_change_and_a_racing_move();
+    // It moves after the feed ended but before the backup reads it: the
+    // snapshot holds it moved, and so must the truth.
+    source.before_fetch = vec![vdr_model::Change::Upsert(racing.clone())];
+    let (b, stream) = incremental(&repo, &mut source);
+    assert_eq!(b.queries[0].truth[0], racing.id);
+    for q in &b.queries {
+        assert_eq!(q.truth, exact_top(Metric::Dot, &q.vector, &stream, 5));
     }
 }
