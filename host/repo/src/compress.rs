@@ -92,7 +92,7 @@ fn zstd(data: &[u8], level: i32) -> Option<Vec<u8>> {
     })
 }
 
-fn unzstd(what: &str, data: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+fn unzstd(what: &dyn std::fmt::Display, data: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     DECOMPRESSOR.with(|d| {
         let mut d = d.borrow_mut();
         if d.is_none() {
@@ -161,7 +161,7 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
 }
 
 /// Decode a chunk of `raw_len` bytes; `what` names the blob in errors.
-pub fn decode(what: &str, stored: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+pub fn decode(what: &dyn std::fmt::Display, stored: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     let (&codec, body) = stored.split_first().ok_or_else(|| corrupt(what, "empty blob"))?;
     let out = match codec {
         RAW => body.to_vec(),
@@ -175,7 +175,7 @@ pub fn decode(what: &str, stored: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn decode_records(what: &str, body: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+fn decode_records(what: &dyn std::fmt::Display, body: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     let bad = || corrupt(what, "truncated record codec header");
     let n = u32::from_le_bytes(body.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
     let meta_len = raw_len.checked_sub(n * 4).ok_or_else(bad)?;
@@ -434,7 +434,7 @@ mod tests {
                 let mut enc = Vec::new();
                 encode_into(&data, &plan, &mut enc);
                 assert!(enc.len() <= data.len() + 1);
-                assert_eq!(decode("t", &enc, data.len()).unwrap(), data);
+                assert_eq!(decode(&"t", &enc, data.len()).unwrap(), data);
             }
         }
     }

@@ -148,7 +148,7 @@ pub fn from_json<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Resu
 }
 
 /// An object that exists but does not hold what the format says.
-pub fn corrupt(what: &str, msg: impl fmt::Display) -> Error {
+pub fn corrupt(what: impl fmt::Display, msg: impl fmt::Display) -> Error {
     Error::new(
         vdr_model::ErrorKind::Protocol,
         format!("repository object {what} is damaged: {msg}"),

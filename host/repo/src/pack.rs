@@ -144,7 +144,7 @@ pub fn parse_table(what: &str, plain: &[u8]) -> Result<Vec<PackEntry>> {
 
 /// Decode and authenticate one blob from its stored bytes: its keyed id must match.
 pub fn open_blob(key: &DataKey, what: &str, entry: &PackEntry, stored: &[u8]) -> Result<Vec<u8>> {
-    let data = crate::compress::decode(what, stored, entry.raw_length as usize)?;
+    let data = crate::compress::decode(&what, stored, entry.raw_length as usize)?;
     let mut frames = Vec::new();
     let (id, lanes) = if crate::crypto::frame_digests(&data, &mut frames) {
         let mut lanes = [0u64; 4];

@@ -34,6 +34,18 @@ pub(crate) struct Decoded {
     pub lanes: [u64; 4],
 }
 
+/// "blob <id> in pack <key>", for messages about one blob.
+struct BlobIn<'a> {
+    blob: &'a Id,
+    pack: &'a Id,
+}
+
+impl std::fmt::Display for BlobIn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "blob {} in pack {}", self.blob.short(), pack_key(self.pack))
+    }
+}
+
 /// Blobs read back to back, with the digests of the frames that lie whole
 /// in one blob and where those frames start in `data`.
 struct Fetched {
@@ -219,7 +231,7 @@ impl Repository {
             let want = index.packs.get(p).map(|i| i.size).unwrap_or(0);
             if meta.size != want {
                 return Err(crate::format::corrupt(
-                    &pack_key(p),
+                    pack_key(p),
                     format!("is {} bytes, the index says {want}", meta.size),
                 ));
             }
@@ -239,7 +251,7 @@ impl Repository {
         let totals = self.decode_units(index, &entry.blobs, units, consume)?;
         if totals.bytes != entry.stream_length {
             return Err(crate::format::corrupt(
-                &format!("stream of collection {:?}", entry.name),
+                format!("stream of collection {:?}", entry.name),
                 "is shorter than the manifest says",
             ));
         }
@@ -436,12 +448,13 @@ impl Repository {
         let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
         let mut known: Vec<usize> = Vec::new();
         for ((loc, b), &(run, at)) in locs.iter().zip(blobs).zip(&placed) {
-            let what = format!("blob {} in pack {}", b.id.short(), pack_key(&loc.pack));
+            // Formatted only for an error message: this runs per blob.
+            let what = BlobIn { blob: &b.id, pack: &loc.pack };
             let stored = &runs[run][at..at + loc.entry.length as usize];
             let chunk = crate::compress::decode(&what, stored, loc.entry.raw_length as usize)?;
             if chunk.len() != b.length as usize {
                 return Err(crate::format::corrupt(
-                    &what,
+                    what,
                     "has a different length than the snapshot says",
                 ));
             }
@@ -457,7 +470,7 @@ impl Repository {
                 self.key.bytes_id(&chunk)
             };
             if id != b.id || id != loc.entry.id {
-                return Err(crate::format::corrupt(&what, "content does not match its id"));
+                return Err(crate::format::corrupt(what, "content does not match its id"));
             }
             data.extend_from_slice(&chunk);
         }
