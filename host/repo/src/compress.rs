@@ -162,20 +162,46 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
 
 /// Decode a chunk of `raw_len` bytes; `what` names the blob in errors.
 pub fn decode(what: &dyn std::fmt::Display, stored: &[u8], raw_len: usize) -> Result<Vec<u8>> {
-    let (&codec, body) = stored.split_first().ok_or_else(|| corrupt(what, "empty blob"))?;
-    let out = match codec {
-        RAW => body.to_vec(),
-        ZSTD => unzstd(what, body, raw_len)?,
-        RECORDS => decode_records(what, body, raw_len)?,
-        c => return Err(corrupt(what, format!("unknown codec {c}"))),
-    };
-    if out.len() != raw_len {
-        return Err(corrupt(what, format!("decodes to {} bytes, index says {raw_len}", out.len())));
-    }
+    let mut out = Vec::with_capacity(raw_len);
+    decode_into(what, stored, raw_len, &mut out)?;
     Ok(out)
 }
 
-fn decode_records(what: &dyn std::fmt::Display, body: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+/// [`decode`], appending the chunk to `out` (restore decodes a unit's
+/// chunks back to back, without a buffer each). On error `out` is as it was.
+pub fn decode_into(
+    what: &dyn std::fmt::Display,
+    stored: &[u8],
+    raw_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let start = out.len();
+    let decoded = (|| {
+        let (&codec, body) = stored.split_first().ok_or_else(|| corrupt(what, "empty blob"))?;
+        match codec {
+            RAW => out.extend_from_slice(body),
+            ZSTD => out.extend_from_slice(&unzstd(what, body, raw_len)?),
+            RECORDS => decode_records(what, body, raw_len, out)?,
+            c => return Err(corrupt(what, format!("unknown codec {c}"))),
+        }
+        let got = out.len() - start;
+        if got != raw_len {
+            return Err(corrupt(what, format!("decodes to {got} bytes, index says {raw_len}")));
+        }
+        Ok(())
+    })();
+    if decoded.is_err() {
+        out.truncate(start);
+    }
+    decoded
+}
+
+fn decode_records(
+    what: &dyn std::fmt::Display,
+    body: &[u8],
+    raw_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let bad = || corrupt(what, "truncated record codec header");
     let n = u32::from_le_bytes(body.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
     let meta_len = raw_len.checked_sub(n * 4).ok_or_else(bad)?;
@@ -198,18 +224,20 @@ fn decode_records(what: &dyn std::fmt::Display, body: &[u8], raw_len: usize) -> 
     if pos != body.len() {
         return Err(corrupt(what, "trailing bytes after the parts"));
     }
+    out.reserve(raw_len);
     let mut m = Merge {
         meta: &parts[0],
         planes: [&parts[1], &parts[2], &parts[3], &parts[4]],
         mpos: 0,
         fpos: 0,
-        out: Vec::with_capacity(raw_len),
+        base: out.len(),
+        out,
     };
     walk(&mut m).ok_or_else(|| corrupt(what, "record codec does not reassemble"))?;
     if m.mpos != m.meta.len() || m.fpos != n {
         return Err(corrupt(what, "record codec parts not consumed exactly"));
     }
-    Ok(m.out)
+    Ok(())
 }
 
 fn planes_of(floats: &[u8]) -> [Vec<u8>; 4] {
@@ -344,7 +372,9 @@ struct Merge<'a> {
     planes: [&'a [u8]; 4],
     mpos: usize,
     fpos: usize,
-    out: Vec<u8>,
+    /// The chunk is appended to `out` from `base` on.
+    base: usize,
+    out: &'a mut Vec<u8>,
 }
 
 impl Frames for Merge<'_> {
@@ -381,7 +411,7 @@ impl Frames for Merge<'_> {
         self.mpos == self.meta.len()
     }
     fn position(&self) -> usize {
-        self.out.len()
+        self.out.len() - self.base
     }
 }
 
@@ -437,6 +467,21 @@ mod tests {
                 assert_eq!(decode(&"t", &enc, data.len()).unwrap(), data);
             }
         }
+    }
+
+    #[test]
+    fn decode_into_appends_and_leaves_the_buffer_alone_on_error() {
+        let f = frames(50);
+        let mut enc = Vec::new();
+        encode_into(&f, &Plan::sample(&[&f], 1), &mut enc);
+        let mut out = b"before".to_vec();
+        decode_into(&"t", &enc, f.len(), &mut out).unwrap();
+        assert_eq!(&out[..6], b"before");
+        assert_eq!(&out[6..], &f[..]);
+        // The chunk decodes whole, then fails the length check: undone.
+        let len = out.len();
+        assert!(decode_into(&"t", &enc, f.len() + 1, &mut out).is_err());
+        assert_eq!(out.len(), len);
     }
 
     #[test]

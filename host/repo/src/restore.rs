@@ -451,7 +451,9 @@ impl Repository {
             // Formatted only for an error message: this runs per blob.
             let what = BlobIn { blob: &b.id, pack: &loc.pack };
             let stored = &runs[run][at..at + loc.entry.length as usize];
-            let chunk = crate::compress::decode(&what, stored, loc.entry.raw_length as usize)?;
+            let start = data.len();
+            crate::compress::decode_into(&what, stored, loc.entry.raw_length as usize, &mut data)?;
+            let chunk = &data[start..];
             if chunk.len() != b.length as usize {
                 return Err(crate::format::corrupt(
                     what,
@@ -459,20 +461,19 @@ impl Repository {
                 ));
             }
             let n = frames.len();
-            let id = if crate::crypto::frame_digests(&chunk, &mut frames) {
-                let mut at = data.len();
+            let id = if crate::crypto::frame_digests(chunk, &mut frames) {
+                let mut at = start;
                 for (len, _) in &frames[n..] {
                     known.push(at);
                     at += 4 + *len as usize;
                 }
                 self.key.frames_id(&frames[n..])
             } else {
-                self.key.bytes_id(&chunk)
+                self.key.bytes_id(chunk)
             };
             if id != b.id || id != loc.entry.id {
                 return Err(crate::format::corrupt(what, "content does not match its id"));
             }
-            data.extend_from_slice(&chunk);
         }
         Ok(Fetched { data, frames, known })
     }
