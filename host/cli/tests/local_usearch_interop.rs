@@ -42,6 +42,30 @@ fn slot_ids(path: &Path) -> Vec<Option<String>> {
     ids
 }
 
+/// The ids of the `k` records of `docs` nearest to `query` by cosine, exactly.
+fn exact_top(db: &mut dyn vdr_model::Database, query: &[f32], k: usize) -> Vec<String> {
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let mut scored = Vec::new();
+    let mut cursor = db.open_export("docs", None).unwrap();
+    loop {
+        let batch = cursor.next_batch(1000).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for p in batch {
+            let v = p.dense("").unwrap();
+            let dot: f32 = v.iter().zip(query).map(|(a, b)| a * b).sum();
+            let id = match &p.id {
+                vdr_model::PointId::Num(n) => n.to_string(),
+                vdr_model::PointId::Str(s) => format!("{s:?}"),
+            };
+            scored.push((1.0 - dot / (norm(v) * norm(query)), id));
+        }
+    }
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    scored.into_iter().take(k).map(|(_, id)| id).collect()
+}
+
 #[test]
 fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
     let Some(py) = vdr_tests::python_with("usearch") else { return };
@@ -96,7 +120,6 @@ fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
     .unwrap();
     let vdr_ids: Vec<String> =
         hits.as_array().unwrap().iter().map(|h| h["id"].to_string()).collect();
-    assert_eq!(vdr_ids[0], "17");
 
     // The query vector of record 17, read back through the plugin.
     let rt = vdr_tests::runtime();
@@ -105,6 +128,13 @@ fn usearch_from_pypi_opens_the_index_and_finds_the_same_neighbours() {
         .unwrap();
     let point = local.fetch("docs", &[vdr_model::PointId::Num(17)]).unwrap().remove(0);
     let query = serde_json::to_string(point.dense("").unwrap()).unwrap();
+
+    // The index really answers the query: HNSW is approximate (and built by
+    // several threads, so not byte-for-byte the same every run), so ask for
+    // most of the exact top 10, not for every one of them.
+    let exact = exact_top(local.as_mut(), point.dense("").unwrap(), 10);
+    let found = vdr_ids.iter().filter(|id| exact.contains(id)).count();
+    assert!(found >= 8, "vdr found {found} of the exact top 10: {vdr_ids:?} vs {exact:?}");
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/usearch_search.py");
     let index = dir.path().join("docs/default.usearch");
