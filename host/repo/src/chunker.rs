@@ -148,16 +148,10 @@ pub fn boundary_hash(key: &[u8; 32], frame: &[u8]) -> u64 {
     u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap())
 }
 
-fn frame_id(frame: &[u8]) -> Option<&[u8]> {
+/// The canonical id bytes opening a frame (`len:u32 point`).
+pub(crate) fn frame_id(frame: &[u8]) -> Option<&[u8]> {
     let point = frame.get(4..)?;
-    match point.first()? {
-        0 => point.get(..9),
-        1 => {
-            let len = u32::from_le_bytes(point.get(1..5)?.try_into().ok()?) as usize;
-            point.get(..5 + len)
-        }
-        _ => None,
-    }
+    point.get(..crate::recmap::id_len(point)?)
 }
 
 #[cfg(test)]

@@ -31,8 +31,10 @@ const MAX_CHANGED_SHARE: u64 = 4;
 const FETCH_BATCH: usize = 1000;
 
 /// What an incremental backup of one collection starts from.
-pub(crate) struct FeedPlan {
-    pub parent: CollectionEntry,
+pub(crate) struct FeedPlan<'p> {
+    /// The newest snapshot's entry of the collection (borrowed from the
+    /// snapshots the backup loaded).
+    pub parent: &'p CollectionEntry,
     pub map: RecordMap,
     /// Changed ids (canonical bytes): the point now, or `None` if deleted.
     pub changes: HashMap<Vec<u8>, Option<Point>>,
@@ -59,14 +61,14 @@ pub(crate) type Fallback = String;
 impl Repository {
     /// An incremental plan for `name` from `parent` (the newest entry of it
     /// with a feed position), or why a full export is needed instead.
-    pub(crate) fn plan_from_feed(
+    pub(crate) fn plan_from_feed<'p>(
         &self,
         db: &mut dyn Database,
         name: &str,
-        parent: &CollectionEntry,
+        parent: &'p CollectionEntry,
         source: &SourceInfo,
         index: &Index,
-    ) -> Result<std::result::Result<FeedPlan, Fallback>> {
+    ) -> Result<std::result::Result<FeedPlan<'p>, Fallback>> {
         let planning = std::time::Instant::now();
         let Some(state) = &parent.changes else {
             return Ok(Err("the last snapshot holds no change-feed position".into()));
@@ -116,9 +118,7 @@ impl Repository {
                         }
                         Change::Delete(id) => (id, None),
                     };
-                    let mut key = Vec::new();
-                    canonical::encode_id(&id, &mut key);
-                    changes.insert(key, point);
+                    changes.insert(id_key(&id), point);
                 }
                 if changes.len() as u64 > limit {
                     return Ok(Err(format!(
@@ -204,7 +204,7 @@ impl Repository {
         }
         let changes_read = changes.len() as u64;
         Ok(Ok(FeedPlan {
-            parent: parent.clone(),
+            parent,
             map,
             changes,
             regions,
@@ -219,7 +219,7 @@ impl Repository {
     }
 }
 
-impl FeedPlan {
+impl FeedPlan<'_> {
     /// The changed and new points as they are now.
     pub fn upserted(&self) -> Vec<&Point> {
         self.changes.values().flatten().collect()
@@ -259,9 +259,7 @@ impl FeedPlan {
             if !wanted.is_empty() {
                 for mut p in db.fetch(name, &wanted)? {
                     canonical::normalize(&mut p)?;
-                    let mut key = Vec::new();
-                    canonical::encode_id(&p.id, &mut key);
-                    fetched.insert(key, p);
+                    fetched.insert(id_key(&p.id), p);
                 }
             }
             for region in &self.regions[next..upto] {
@@ -385,9 +383,7 @@ impl FeedPlan {
                     Change::Upsert(p) => (&p.id, false),
                     Change::Delete(id) => (id, true),
                 };
-                let mut key = Vec::new();
-                canonical::encode_id(id, &mut key);
-                since.insert(key, deleted);
+                since.insert(id_key(id), deleted);
             }
         }
     }
@@ -399,6 +395,14 @@ impl FeedPlan {
         self.inserted = Vec::new();
         self.existed = Vec::new();
     }
+}
+
+/// An id as the record map holds it (its canonical bytes): the key the
+/// feed, fetches and the map are matched by.
+fn id_key(id: &PointId) -> Vec<u8> {
+    let mut key = Vec::new();
+    canonical::encode_id(id, &mut key);
+    key
 }
 
 /// Bytes of neighbours a rebuild keeps for carrying a baseline over.
@@ -440,7 +444,7 @@ pub(crate) struct Rebuilt {
 /// The parent's stream with `regions[i]` replaced by the next `counts[i]`
 /// of `new` (and `new`'s remaining blobs appended): blobs and record map.
 pub(crate) fn splice(
-    plan: &FeedPlan,
+    plan: &FeedPlan<'_>,
     counts: &[usize],
     new_blobs: Vec<BlobRef>,
     new_map: &RecordMap,
@@ -467,7 +471,7 @@ pub(crate) fn splice(
 
 /// The parent's digest lanes, minus the rebuilt regions', plus the new
 /// chunks'.
-pub(crate) fn spliced_lanes(plan: &FeedPlan, new: &[u64; 4]) -> Result<[u64; 4]> {
+pub(crate) fn spliced_lanes(plan: &FeedPlan<'_>, new: &[u64; 4]) -> Result<[u64; 4]> {
     let mut lanes = crate::backup::lanes_from_hex(&plan.parent.content_digest)?;
     sub_lanes(&mut lanes, &plan.removed_lanes);
     add_lanes(&mut lanes, new);

@@ -67,21 +67,16 @@ impl RecordMap {
         let mut ids = Vec::new();
         let mut at = from;
         while starts_record && at < end {
-            let Some(len) = stream.get(at..at + 4) else { break };
-            let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
-            let body = &stream[at + 4..(at + 4 + len).min(stream.len())];
-            let Some(n) = id_len(body) else { break };
-            ids.push(&body[..n]);
-            at += 4 + len;
+            let Some(id) = crate::chunker::frame_id(&stream[at..]) else { break };
+            ids.push(id);
+            at += 4 + u32::from_le_bytes(stream[at..at + 4].try_into().unwrap()) as usize;
         }
         self.push_group(ids);
     }
 
     /// Append `other`'s groups.
     pub fn append(&mut self, other: &RecordMap) {
-        let base = self.data.len();
-        self.data.extend_from_slice(&other.data);
-        self.starts.extend(other.starts.iter().map(|s| s + base));
+        self.extend_from(other, 0..other.len());
     }
 
     /// Append groups `range` of `other`.

@@ -66,9 +66,7 @@ impl Totals {
     pub fn add(&mut self, d: &Decoded) {
         self.records += d.points.len() as u64;
         self.bytes += d.bytes;
-        for (l, v) in self.lanes.iter_mut().zip(d.lanes) {
-            *l = l.wrapping_add(v);
-        }
+        crate::backup::add_lanes(&mut self.lanes, &d.lanes);
     }
     pub fn digest(&self) -> String {
         crate::backup::lanes_hex(&self.lanes)

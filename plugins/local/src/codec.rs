@@ -277,6 +277,16 @@ pub fn decode_slot_list(bytes: &[u8]) -> Result<Vec<Option<IdKey>>> {
 
 const FREE_SLOT: u8 = 2;
 
+/// Append `live` as `(id offset:u64 len:u32) × count` (the live map of a
+/// log checkpoint, see `records`; [`decode_live_map`] reads it back).
+pub fn encode_live_map(live: &BTreeMap<IdKey, Location>, out: &mut Vec<u8>) {
+    for (id, at) in live {
+        id.encode(out);
+        out.extend_from_slice(&at.offset.to_le_bytes());
+        out.extend_from_slice(&at.len.to_le_bytes());
+    }
+}
+
 /// `(id offset:u64 len:u32) × count`: the live map of a log checkpoint
 /// (see `records`). Every location must lie in `[min, max)`.
 pub fn decode_live_map(

@@ -19,6 +19,8 @@ pub const LOG_FILE: &str = "points.log";
 /// Compact at flush once this many bytes are dead and they outweigh the
 /// live ones.
 const COMPACT_MIN_DEAD_BYTES: u64 = 1 << 20;
+/// Log bytes after the checkpoint below which a flush leaves it be.
+const CHECKPOINT_TAIL: u64 = 1 << 20;
 /// Frames buffered before one write during compaction.
 const COMPACT_CHUNK_BYTES: usize = 8 << 20;
 /// Points read from the old log per call while compacting.
@@ -72,10 +74,15 @@ impl Collection {
         })
     }
 
-    /// Checkpoint the id -> location map (`records`), unless current. Only
-    /// a cache: a failure is logged, and the next open scans more of the log.
+    /// Checkpoint the id -> location map (`records`) when there is none or
+    /// the frames after it have grown past `CHECKPOINT_TAIL` and an eighth
+    /// of the log: the whole map (21+ bytes a record) is rewritten each time,
+    /// and a replication follower flushes every round for a few changes that
+    /// an open scans in no time. Only a cache: a failure is logged, and the
+    /// next open scans more of the log.
     pub fn checkpoint(&mut self) {
-        if self.checkpointed == self.log.len() {
+        let tail = self.log.len().saturating_sub(self.checkpointed);
+        if tail == 0 || (self.checkpointed > 0 && tail < CHECKPOINT_TAIL.max(self.log.len() / 8)) {
             return;
         }
         match records::write_checkpoint(&self.log, &self.live, self.dead_bytes) {

@@ -20,7 +20,8 @@
 //! ```
 //! (`last`: where the frame ending at `log_len` starts; `last_crc`: that
 //! frame's checksum; `crc`: CRC-32 of everything before it.) It is only a
-//! cache: written atomically at flush, and ignored (the whole log is
+//! cache: written atomically at flush (when there is none, or the frames
+//! after it outgrow 1 MiB and an eighth of the log), and ignored (the whole log is
 //! scanned) when missing, damaged, of another epoch, longer than the log,
 //! or when the frame at `last` is no longer whole, with that checksum,
 //! ending at `log_len`. A writable open deletes a checkpoint it ignored,
@@ -332,11 +333,7 @@ pub fn write_checkpoint(
     for v in [log.epoch, log.len, last, last_crc, dead_bytes, live.len() as u64] {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    for (id, at) in live {
-        id.encode(&mut out);
-        out.extend_from_slice(&at.offset.to_le_bytes());
-        out.extend_from_slice(&at.len.to_le_bytes());
-    }
+    crate::codec::encode_live_map(live, &mut out);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     crate::collection::write_atomically(&live_path(&log.path), &out)

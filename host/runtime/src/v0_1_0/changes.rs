@@ -2,7 +2,7 @@
 //! world: a database component may also export it, and the host then reads
 //! only what changed for an incremental backup.
 
-use super::convert::{error_from_wit, id_from_wit, point_from_wit};
+use super::convert::{id_from_wit, point_from_wit, wit};
 use super::database::PluginDatabase;
 use super::db;
 use crate::instance::{Config, World};
@@ -89,12 +89,6 @@ fn feed(world: &DatabaseWorld) -> wasmtime::Result<&Feed> {
         .as_ref()
         .map(|c| c.vdr_changes_changes())
         .ok_or_else(|| wasmtime::Error::msg("the plugin has no change feed"))
-}
-
-fn wit<T>(
-    r: wasmtime::Result<std::result::Result<T, db::vdr::plugin::types::Error>>,
-) -> wasmtime::Result<Result<T>> {
-    r.map(|x| x.map_err(error_from_wit))
 }
 
 impl PluginDatabase {

@@ -5,6 +5,12 @@ use super::db::vdr::plugin::types as w;
 use vdr_model as m;
 use vdr_model::{Error, ErrorKind};
 
+/// A call's outcome: a trap stays the outer error, the plugin's own
+/// classified error becomes the model's.
+pub fn wit<T>(r: wasmtime::Result<Result<T, w::Error>>) -> wasmtime::Result<Result<T, Error>> {
+    r.map(|x| x.map_err(error_from_wit))
+}
+
 pub fn error_from_wit(e: w::Error) -> Error {
     let (kind, msg) = match e {
         w::Error::NotFound(s) => (ErrorKind::NotFound, s),

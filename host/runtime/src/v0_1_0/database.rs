@@ -2,7 +2,7 @@
 
 use super::changes::DatabaseWorld;
 use super::convert::{
-    error_from_wit, id_to_wit, point_from_wit, point_to_wit, schema_from_wit, schema_to_wit,
+    id_to_wit, point_from_wit, point_to_wit, schema_from_wit, schema_to_wit, wit,
 };
 use super::db;
 use crate::instance::{Config, Factory, Live, World, is_poisoning};
@@ -36,7 +36,7 @@ impl World for db::DatabasePlugin {
             options: c.options.clone(),
             secrets: c.secrets.clone(),
         };
-        Ok(self.vdr_plugin_plugin().call_configure(store, &config)?.map_err(error_from_wit))
+        wit(self.vdr_plugin_plugin().call_configure(store, &config))
     }
 }
 
@@ -87,12 +87,6 @@ impl PluginDatabase {
         }
         result
     }
-}
-
-fn wit<T>(
-    r: wasmtime::Result<std::result::Result<T, db::vdr::plugin::types::Error>>,
-) -> wasmtime::Result<Result<T>> {
-    r.map(|x| x.map_err(error_from_wit))
 }
 
 impl Database for PluginDatabase {

@@ -1,7 +1,7 @@
 //! `vdr_model::ObjectStore` over a 0.1.0 storage plugin: a pool of instances
 //! so that threads can upload and download in parallel.
 
-use super::convert::error_from_wit;
+use super::convert::wit;
 use super::st;
 use crate::instance::{Config, Factory, Live, World, is_poisoning};
 use crate::state::State;
@@ -34,7 +34,7 @@ impl World for st::StoragePlugin {
             options: c.options.clone(),
             secrets: c.secrets.clone(),
         };
-        Ok(self.vdr_plugin_plugin().call_configure(store, &config)?.map_err(error_from_wit))
+        wit(self.vdr_plugin_plugin().call_configure(store, &config))
     }
 }
 
@@ -44,12 +44,6 @@ pub struct PluginStore {
     factory: Arc<Factory<st::StoragePlugin>>,
     idle: Mutex<Vec<StLive>>,
     describe: String,
-}
-
-fn wit<T>(
-    r: wasmtime::Result<std::result::Result<T, super::db::vdr::plugin::types::Error>>,
-) -> wasmtime::Result<Result<T>> {
-    r.map(|x| x.map_err(error_from_wit))
 }
 
 fn meta(m: st::exports::vdr::plugin::storage::ObjectMeta) -> ObjectMeta {
