@@ -19,6 +19,7 @@ use vdr_model::{CollectionSchema, Database, Error, Point, PointId, Result, put_o
 
 use crate::chunker::{RecordChunker, Segment};
 use crate::compress::Plan;
+use crate::crypto::ChunkFrames;
 use crate::format::{Id, IdSet, pack_key};
 use crate::incremental::{self, FeedPlan};
 use crate::index::{self, IndexFile, IndexedPack};
@@ -297,21 +298,29 @@ impl Repository {
                         let mut ids = Vec::with_capacity(seg.ends.len());
                         let mut chunk_lanes = Vec::with_capacity(seg.ends.len());
                         let mut map = RecordMap::default();
-                        let mut frames = Vec::new();
+                        let digested = ChunkFrames::of(seg.ends.iter().scan(0, |from, &end| {
+                            let c = &seg.data[*from..end];
+                            *from = end;
+                            Some(c)
+                        }));
                         let mut pending: &[u8] = &[];
-                        for (&end, &starts) in seg.ends.iter().zip(&seg.starts_record) {
+                        for (i, (&end, &starts)) in
+                            seg.ends.iter().zip(&seg.starts_record).enumerate()
+                        {
                             let c = &seg.data[from..end];
                             map.push_chunk(&seg.data, from, end, starts);
-                            frames.clear();
                             // The id as every reader computes it from the
                             // bytes alone (`DataKey::chunk_id`).
-                            let whole = crate::crypto::frame_digests(c, &mut frames);
-                            ids.push(if whole { key.frames_id(&frames) } else { key.bytes_id(c) });
+                            let frames = digested.get(i);
+                            ids.push(match frames {
+                                Some(f) => key.frames_id(f),
+                                None => key.bytes_id(c),
+                            });
                             // A continuation piece may happen to parse as
                             // frames: only a chunk that starts a record is.
-                            if whole && starts && pending.is_empty() {
+                            if let Some(frames) = frames.filter(|_| starts && pending.is_empty()) {
                                 let mut own = [0u64; 4];
-                                for (_, d) in &frames {
+                                for (_, d) in frames {
                                     add_digest(&mut own, d);
                                 }
                                 add_lanes(&mut lanes, &own);

@@ -7,6 +7,7 @@
 //! `forget`, `prune`, key management and `unlock`.
 
 mod backup;
+mod batch_hash;
 mod check;
 mod chunker;
 mod compress;

@@ -10,6 +10,7 @@ use vdr_model::canonical;
 use vdr_model::{Database, Error, ErrorKind, Point, Result};
 
 use crate::backup::add_digest;
+use crate::crypto::ChunkFrames;
 use crate::format::{Id, pack_key};
 use crate::index::{self, Index};
 use crate::pack;
@@ -442,36 +443,49 @@ impl Repository {
             i = j;
         }
         let mut data = Vec::with_capacity(blobs.iter().map(|b| b.length as usize).sum());
-        // Digests of frames that lie whole in one chunk, by offset in `data`.
-        let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
-        let mut known: Vec<usize> = Vec::new();
+        let mut ends = Vec::with_capacity(blobs.len());
         for ((loc, b), &(run, at)) in locs.iter().zip(blobs).zip(&placed) {
             // Formatted only for an error message: this runs per blob.
             let what = BlobIn { blob: &b.id, pack: &loc.pack };
             let stored = &runs[run][at..at + loc.entry.length as usize];
             let start = data.len();
             crate::compress::decode_into(&what, stored, loc.entry.raw_length as usize, &mut data)?;
-            let chunk = &data[start..];
-            if chunk.len() != b.length as usize {
+            if data.len() - start != b.length as usize {
                 return Err(crate::format::corrupt(
                     what,
                     "has a different length than the snapshot says",
                 ));
             }
-            let n = frames.len();
-            let id = if crate::crypto::frame_digests(chunk, &mut frames) {
-                let mut at = start;
-                for (len, _) in &frames[n..] {
-                    known.push(at);
-                    at += 4 + *len as usize;
+            ends.push(data.len());
+        }
+        let chunks = ends.iter().scan(0, |from, &end| {
+            let c = &data[*from..end];
+            *from = end;
+            Some(c)
+        });
+        let digested = ChunkFrames::of(chunks);
+        // Digests of frames that lie whole in one chunk, by offset in `data`.
+        let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
+        let mut known: Vec<usize> = Vec::new();
+        let mut start = 0;
+        for (i, ((loc, b), &end)) in locs.iter().zip(blobs).zip(&ends).enumerate() {
+            let id = match digested.get(i) {
+                Some(f) => {
+                    let mut at = start;
+                    for (len, _) in f {
+                        known.push(at);
+                        at += 4 + *len as usize;
+                    }
+                    frames.extend_from_slice(f);
+                    self.key.frames_id(f)
                 }
-                self.key.frames_id(&frames[n..])
-            } else {
-                self.key.bytes_id(chunk)
+                None => self.key.bytes_id(&data[start..end]),
             };
             if id != b.id || id != loc.entry.id {
+                let what = BlobIn { blob: &b.id, pack: &loc.pack };
                 return Err(crate::format::corrupt(what, "content does not match its id"));
             }
+            start = end;
         }
         Ok(Fetched { data, frames, known })
     }
