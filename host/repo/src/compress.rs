@@ -52,42 +52,62 @@ impl Plan {
             plain.extend_from_slice(c);
             let _ = split_records(c, &mut split);
         }
-        let pays = |data: &[u8]| data.len() >= 64 && ratio(data, level) <= WORTH_IT;
+        let pays = |data: &[u8], kind| data.len() >= 64 && ratio(data, level, kind) <= WORTH_IT;
         let planes = if split.floats.len() >= 256 {
             let p = planes_of(&split.floats);
             if std::env::var("VDR_TRACE_PLAN").is_ok() {
                 eprintln!(
                     "plan sample: meta {} B ratio {:.3}; planes {:.3} {:.3} {:.3} {:.3}",
                     split.meta.len(),
-                    ratio(&split.meta, level),
-                    ratio(&p[0], level),
-                    ratio(&p[1], level),
-                    ratio(&p[2], level),
-                    ratio(&p[3], level)
+                    ratio(&split.meta, level, Kind::Bytes),
+                    ratio(&p[0], level, Kind::Plane),
+                    ratio(&p[1], level, Kind::Plane),
+                    ratio(&p[2], level, Kind::Plane),
+                    ratio(&p[3], level, Kind::Plane)
                 );
             }
-            [pays(&p[0]), pays(&p[1]), pays(&p[2]), pays(&p[3])]
+            p.each_ref().map(|p| pays(p, Kind::Plane))
         } else {
             [false; 4]
         };
-        Plan { level, plain: pays(&plain), meta: pays(&split.meta), planes }
+        Plan {
+            level,
+            plain: pays(&plain, Kind::Bytes),
+            meta: pays(&split.meta, Kind::Bytes),
+            planes,
+        }
     }
 }
 
+/// What a zstd call compresses. Float byte planes are bytes with a skewed
+/// histogram and few real repeats: there, short matches cost more than the
+/// Huffman-coded literals they replace. Measured on MiniLM's sign/exponent
+/// plane in ~1.1 KB parts at level 1, a minimum match of 7 stores 0.385 of
+/// it instead of 0.436, in 25 % less time (and never worse up to level 19).
+#[derive(Clone, Copy)]
+enum Kind {
+    Bytes = 0,
+    Plane = 1,
+}
+
 thread_local! {
-    static COMPRESSORS: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { RefCell::new(None) };
+    static COMPRESSORS: RefCell<[Option<(i32, zstd::bulk::Compressor<'static>)>; 2]> =
+        const { RefCell::new([None, None]) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { RefCell::new(None) };
 }
 
-fn zstd(data: &[u8], level: i32) -> Option<Vec<u8>> {
+fn zstd(data: &[u8], level: i32, kind: Kind) -> Option<Vec<u8>> {
     COMPRESSORS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.as_ref().is_none_or(|(l, _)| *l != level) {
-            *c = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        let slot = &mut c.borrow_mut()[kind as usize];
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            let mut c = zstd::bulk::Compressor::new(level).ok()?;
+            if let Kind::Plane = kind {
+                c.set_parameter(zstd::zstd_safe::CParameter::MinMatch(7)).ok()?;
+            }
+            *slot = Some((level, c));
         }
-        let z = c.as_mut().unwrap().1.compress(data).ok()?;
+        let z = slot.as_mut().unwrap().1.compress(data).ok()?;
         (z.len() < data.len()).then_some(z)
     })
 }
@@ -112,8 +132,8 @@ fn unzstd(what: &dyn std::fmt::Display, data: &[u8], raw_len: usize) -> Result<V
     })
 }
 
-fn ratio(data: &[u8], level: i32) -> f64 {
-    match zstd(data, level) {
+fn ratio(data: &[u8], level: i32, kind: Kind) -> f64 {
+    match zstd(data, level, kind) {
         Some(z) => z.len() as f64 / data.len().max(1) as f64,
         None => 1.0,
     }
@@ -129,13 +149,16 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
             out.push(RECORDS);
             out.extend_from_slice(&((split.floats.len() / 4) as u32).to_le_bytes());
             let mut bodies: Vec<(u8, std::borrow::Cow<[u8]>)> = Vec::with_capacity(5);
-            let part = |data: &[u8], on: bool| match on.then(|| zstd(data, plan.level)).flatten() {
+            let part = |data: &[u8], on: bool, kind| match on
+                .then(|| zstd(data, plan.level, kind))
+                .flatten()
+            {
                 Some(z) => (ZSTD, std::borrow::Cow::Owned(z)),
                 None => (RAW, std::borrow::Cow::Owned(data.to_vec())),
             };
-            bodies.push(part(&split.meta, plan.meta));
+            bodies.push(part(&split.meta, plan.meta, Kind::Bytes));
             for (p, on) in planes.iter().zip(plan.planes) {
-                bodies.push(part(p, on));
+                bodies.push(part(p, on, Kind::Plane));
             }
             for (mode, body) in &bodies {
                 out.push(*mode);
@@ -150,7 +173,7 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
             out.truncate(start);
         }
     } else if plan.plain
-        && let Some(z) = zstd(data, plan.level)
+        && let Some(z) = zstd(data, plan.level, Kind::Bytes)
     {
         out.push(ZSTD);
         out.extend_from_slice(&z);
