@@ -53,8 +53,8 @@ impl Plan {
             let _ = split_records(c, &mut split);
         }
         let pays = |data: &[u8], kind| data.len() >= 64 && ratio(data, level, kind) <= WORTH_IT;
-        let planes = if split.floats.len() >= 256 {
-            let p = planes_of(&split.floats);
+        let planes = if split.floats() >= 64 {
+            let p = &split.planes;
             if std::env::var("VDR_TRACE_PLAN").is_ok() {
                 eprintln!(
                     "plan sample: meta {} B ratio {:.3}; planes {:.3} {:.3} {:.3} {:.3}",
@@ -143,23 +143,18 @@ fn ratio(data: &[u8], level: i32, kind: Kind) -> f64 {
 pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
     let start = out.len();
     if plan.meta || plan.planes.iter().any(|p| *p) {
-        let mut split = Split::default();
+        let mut split = Split::for_chunk(data.len());
         if split_records(data, &mut split).is_some() {
-            let planes = planes_of(&split.floats);
             out.push(RECORDS);
-            out.extend_from_slice(&((split.floats.len() / 4) as u32).to_le_bytes());
-            let mut bodies: Vec<(u8, std::borrow::Cow<[u8]>)> = Vec::with_capacity(5);
-            let part = |data: &[u8], on: bool, kind| match on
-                .then(|| zstd(data, plan.level, kind))
-                .flatten()
-            {
-                Some(z) => (ZSTD, std::borrow::Cow::Owned(z)),
-                None => (RAW, std::borrow::Cow::Owned(data.to_vec())),
-            };
-            bodies.push(part(&split.meta, plan.meta, Kind::Bytes));
-            for (p, on) in planes.iter().zip(plan.planes) {
-                bodies.push(part(p, on, Kind::Plane));
-            }
+            out.extend_from_slice(&(split.floats() as u32).to_le_bytes());
+            let parts = std::iter::once((&split.meta, plan.meta, Kind::Bytes))
+                .chain(split.planes.iter().zip(plan.planes).map(|(p, on)| (p, on, Kind::Plane)));
+            let bodies: Vec<(u8, std::borrow::Cow<[u8]>)> = parts
+                .map(|(data, on, kind)| match on.then(|| zstd(data, plan.level, kind)).flatten() {
+                    Some(z) => (ZSTD, std::borrow::Cow::Owned(z)),
+                    None => (RAW, std::borrow::Cow::Borrowed(&data[..])),
+                })
+                .collect();
             for (mode, body) in &bodies {
                 out.push(*mode);
                 out.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -263,26 +258,24 @@ fn decode_records(
     Ok(())
 }
 
-fn planes_of(floats: &[u8]) -> [Vec<u8>; 4] {
-    let n = floats.len() / 4;
-    let mut planes = [vec![0u8; n], vec![0u8; n], vec![0u8; n], vec![0u8; n]];
-    let [p0, p1, p2, p3] = &mut planes;
-    for ((((q, a), b), c), d) in floats
-        .chunks_exact(4)
-        .zip(p0.iter_mut())
-        .zip(p1.iter_mut())
-        .zip(p2.iter_mut())
-        .zip(p3.iter_mut())
-    {
-        (*a, *b, *c, *d) = (q[0], q[1], q[2], q[3]);
-    }
-    planes
-}
-
+/// A chunk's structural bytes, and its f32s as four byte planes.
 #[derive(Default)]
 struct Split {
     meta: Vec<u8>,
-    floats: Vec<u8>,
+    planes: [Vec<u8>; 4],
+}
+
+impl Split {
+    fn for_chunk(len: usize) -> Split {
+        Split {
+            meta: Vec::with_capacity(len / 8),
+            planes: std::array::from_fn(|_| Vec::with_capacity(len / 4)),
+        }
+    }
+    /// The number of f32s split out.
+    fn floats(&self) -> usize {
+        self.planes[0].len()
+    }
 }
 
 /// The walker's view of a chunk: structural bytes, and runs of f32s.
@@ -367,7 +360,13 @@ impl Frames for Splitter<'_> {
     fn floats(&mut self, n: usize) -> Option<()> {
         let b = self.data.get(self.pos..self.pos.checked_add(n.checked_mul(4)?)?)?;
         self.pos += b.len();
-        self.split.floats.extend_from_slice(b);
+        let [p0, p1, p2, p3] = &mut self.split.planes;
+        for q in b.chunks_exact(4) {
+            p0.push(q[0]);
+            p1.push(q[1]);
+            p2.push(q[2]);
+            p3.push(q[3]);
+        }
         Some(())
     }
     fn at_end(&self) -> bool {
@@ -381,11 +380,11 @@ impl Frames for Splitter<'_> {
 /// Split a chunk of whole frames into meta and float bytes; None if it is
 /// not whole frames (the split may then hold a partial result).
 fn split_records(data: &[u8], split: &mut Split) -> Option<()> {
-    let (m0, f0) = (split.meta.len(), split.floats.len());
+    let (m0, f0) = (split.meta.len(), split.floats());
     let r = walk(&mut Splitter { data, pos: 0, split });
     if r.is_none() {
         split.meta.truncate(m0);
-        split.floats.truncate(f0);
+        split.planes.iter_mut().for_each(|p| p.truncate(f0));
     }
     r
 }
