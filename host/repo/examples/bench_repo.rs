@@ -6,7 +6,8 @@
 //! `cargo run -p vdr-repo --release --example bench_repo`
 //! (VDR_BENCH_MB=1024, VDR_BENCH_DIR=/tmp, VDR_BENCH_VECTORS=path/to/vectors.f32:
 //! default ../shared/data/minilm-man/vectors.f32 when present, else synthetic
-//! clustered vectors; VDR_BENCH_RESTIC=0 skips restic)
+//! clustered vectors; VDR_BENCH_RESTIC=0 skips restic; VDR_BENCH_STOP=backup
+//! ends after the first backup, for `perf record`)
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -318,6 +319,10 @@ fn main() {
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
     let bcpu = cpu(false) - c0;
+    if std::env::var("TMP_BACKUP_ONLY").is_ok() {
+        eprintln!("backup {secs:.2}s {bcpu:.2} CPU-s");
+        std::process::exit(0);
+    }
     let pipeline_peak = peak_rss_mib() - rss_source;
     let input = first.bytes_read as f64;
     let stored = dir_size(&repo_dir);
@@ -331,6 +336,10 @@ fn main() {
         input / first.chunks_total as f64,
         load()
     );
+    if std::env::var("VDR_BENCH_STOP").is_ok_and(|v| v == "backup") {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     let mut target = MemoryDatabase::new();
     let (t, c0) = (Instant::now(), cpu(false));
