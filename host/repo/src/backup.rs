@@ -161,7 +161,17 @@ pub static BLOCKED: AtomicU64 = AtomicU64::new(0);
 /// Worker time (µs) in hashing, compression, encryption, pack finishing (VDR_TRACE).
 static STAGES: [AtomicU64; 4] =
     [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+/// Whether VDR_TRACE asks for phase and stage timings (read once: the
+/// per-chunk stage clock is a system call, so it runs only when traced).
+pub(crate) fn tracing() -> bool {
+    static ON: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("VDR_TRACE").is_some());
+    *ON
+}
 fn stage(i: usize, t: &mut u64) {
+    if !tracing() {
+        return;
+    }
     let now = thread_cpu_us();
     STAGES[i].fetch_add(now - *t, Ordering::Relaxed);
     *t = now;
@@ -291,7 +301,7 @@ impl Repository {
                             return;
                         }
                         let seg = &job.segment;
-                        let mut t = thread_cpu_us();
+                        let mut t = if tracing() { thread_cpu_us() } else { 0 };
                         let mut lanes = [0u64; 4];
                         let mut from = 0;
                         let mut chunks = Vec::with_capacity(seg.ends.len());
@@ -418,7 +428,7 @@ impl Repository {
             r
         });
         drop(result_tx);
-        if std::env::var("VDR_TRACE").is_ok() {
+        if tracing() {
             let st = |i: usize| STAGES[i].load(Ordering::Relaxed) as f64 / 1e6;
             eprintln!(
                 "backup: producer blocked {:.2} s of {:.2} s; worker CPU: hash {:.2} s, compress {:.2} s, encrypt {:.2} s, finish {:.2} s",
@@ -536,7 +546,7 @@ impl Repository {
         };
         snapshot::save(self.store.as_ref(), &self.key, &snap)?;
         phases.push(("snapshot", started.elapsed()));
-        if std::env::var("VDR_TRACE").is_ok() {
+        if tracing() {
             let mut last = std::time::Duration::ZERO;
             let list: Vec<String> = phases
                 .iter()

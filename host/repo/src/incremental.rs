@@ -128,7 +128,7 @@ impl Repository {
             }
             (changes, cursor.end_token()?, cursor.count()?)
         };
-        if std::env::var("VDR_TRACE").is_ok() {
+        if crate::backup::tracing() {
             eprintln!(
                 "incremental: record map read in {:.0} ms, feed of {} ids in {:.0} ms",
                 (mapped - planning).as_secs_f64() * 1e3,

@@ -314,7 +314,7 @@ impl Repository {
                 }
                 t = std::time::Instant::now();
             }
-            if std::env::var("VDR_TRACE").is_ok() {
+            if crate::backup::tracing() {
                 eprintln!(
                     "restore: consumer waited {idle:.2} s of {:.2} s",
                     started.elapsed().as_secs_f64()
