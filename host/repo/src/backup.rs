@@ -259,11 +259,16 @@ impl Repository {
         let (index, _unreadable) = index::load(self.store.as_ref(), &self.key)?;
         let known = Known { indexed: &index, added: Mutex::new(IdSet::default()) };
         phases.push(("index", started.elapsed()));
-        let (snapshots, _) = snapshot::load_all(self.store.as_ref(), &self.key)?;
-        phases.push(("snapshots", started.elapsed()));
         let mut names =
             if collections.is_empty() { db.list_collections()? } else { collections.to_vec() };
         names.dedup();
+        // Enough history: the parent snapshot, and an entry for each
+        // collection (an incremental's parent is the newest entry read).
+        let (snapshots, _) = snapshot::load_newest(self.store.as_ref(), &self.key, |read| {
+            parent_of(read, &names).is_some()
+                && names.iter().all(|n| read.iter().any(|s| s.collection(n).is_some()))
+        })?;
+        phases.push(("snapshots", started.elapsed()));
         if names.is_empty() {
             return Err(Error::invalid(format!(
                 "{} holds no collection to back up",

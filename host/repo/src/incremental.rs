@@ -12,6 +12,7 @@
 //! keeps each chunk's share of it (`PackEntry::lanes`), which comes out,
 //! and the rebuilt regions' share goes in.
 
+use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
@@ -110,16 +111,18 @@ impl Repository {
                 if batch.is_empty() {
                     break;
                 }
-                for change in batch {
-                    let (id, point) = match change {
+                let batch: Vec<(Vec<u8>, Option<Point>)> = batch
+                    .into_par_iter()
+                    .map(|change| match change {
                         Change::Upsert(mut p) => {
                             canonical::normalize(&mut p)?;
-                            (p.id.clone(), Some(p))
+                            Ok((id_key(&p.id), Some(p)))
                         }
-                        Change::Delete(id) => (id, None),
-                    };
-                    changes.insert(id_key(&id), point);
-                }
+                        Change::Delete(id) => Ok((id_key(&id), None)),
+                    })
+                    .collect::<Result<_>>()?;
+                // In feed order: an id the feed names twice keeps its last state.
+                changes.extend(batch);
                 if changes.len() as u64 > limit {
                     return Ok(Err(format!(
                         "more than 1/{MAX_CHANGED_SHARE} of the records changed"
@@ -255,12 +258,18 @@ impl FeedPlan<'_> {
                 }
                 upto += 1;
             }
-            let mut fetched: HashMap<Vec<u8>, Point> = HashMap::with_capacity(wanted.len());
+            let mut fetched: HashMap<Vec<u8>, Point> = HashMap::new();
             if !wanted.is_empty() {
-                for mut p in db.fetch(name, &wanted)? {
-                    canonical::normalize(&mut p)?;
-                    fetched.insert(id_key(&p.id), p);
-                }
+                // Normalizing (payload JSON above all) is most of the
+                // producer's work here: both cores take part.
+                fetched = db
+                    .fetch(name, &wanted)?
+                    .into_par_iter()
+                    .map(|mut p| {
+                        canonical::normalize(&mut p)?;
+                        Ok((id_key(&p.id), p))
+                    })
+                    .collect::<Result<_>>()?;
             }
             for region in &self.regions[next..upto] {
                 for id in self.map.group(region.start) {

@@ -42,7 +42,7 @@ pub use prune::{PruneOptions, PruneReport};
 pub use repository::{InitOptions, Repository};
 pub use restore::{CollectionRestore, RestoreOptions, RestoreProgress, RestoreSummary};
 pub use ship::ShipSummary;
-pub use snapshot::{BlobRef, CollectionEntry, Snapshot, SnapshotInfo};
+pub use snapshot::{BlobRef, CollectionEntry, NEWEST_BATCH, Snapshot, SnapshotInfo};
 pub use verify::VerifyReport;
 
 pub use vdr_model::{Error, ErrorKind, Result};

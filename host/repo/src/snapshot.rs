@@ -184,6 +184,50 @@ pub fn load_all(store: &dyn ObjectStore, key: &DataKey) -> Result<Loaded> {
     load_some(store, key, &list_ids(store)?)
 }
 
+/// How many snapshots `load_newest` reads at a time (in parallel).
+pub const NEWEST_BATCH: usize = 4;
+
+/// The newest snapshots by the store's modification time, read a few at a
+/// time until `enough` holds for those read (oldest first, as `load_all`).
+/// A backup needs its parents, not a long history: reading every snapshot
+/// (each lists all its blobs) made each backup slower than the last. A
+/// store that reports no modification times gets every snapshot read.
+pub fn load_newest(
+    store: &dyn ObjectStore,
+    key: &DataKey,
+    enough: impl Fn(&[Snapshot]) -> bool,
+) -> Result<Loaded> {
+    let listed = list_all(store, format::SNAPSHOTS)?;
+    let mut listed: Vec<(Id, u64)> =
+        listed.iter().filter_map(|o| Id::from_key(&o.key).map(|id| (id, o.modified_ms))).collect();
+    if listed.iter().any(|(_, ms)| *ms == 0) {
+        let ids: Vec<Id> = listed.iter().map(|(id, _)| *id).collect();
+        return load_some(store, key, &ids);
+    }
+    listed.sort_by_key(|&(id, ms)| std::cmp::Reverse((ms, id)));
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    let mut from = 0;
+    while from < listed.len() {
+        let mut to = (from + NEWEST_BATCH).min(listed.len());
+        if !good.is_empty() && enough(&good) {
+            // Stores keep coarse times (S3: seconds): whatever shares the
+            // last time read may be newer than what was read.
+            let last = listed[from - 1].1;
+            to = from + listed[from..].iter().take_while(|(_, ms)| *ms == last).count();
+            if to == from {
+                break;
+            }
+        }
+        let ids: Vec<Id> = listed[from..to].iter().map(|(id, _)| *id).collect();
+        let (g, b) = load_some(store, key, &ids)?;
+        good.extend(g);
+        bad.extend(b);
+        good.sort_by_key(|s: &Snapshot| (s.time, s.id));
+        from = to;
+    }
+    Ok((good, bad))
+}
+
 pub fn load_some(store: &dyn ObjectStore, key: &DataKey, ids: &[Id]) -> Result<Loaded> {
     let loaded: Vec<(Id, Result<Snapshot>)> =
         ids.par_iter().map(|id| (*id, load(store, key, id))).collect();

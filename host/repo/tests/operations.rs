@@ -253,3 +253,136 @@ fn a_lock_left_by_a_killed_backup_blocks_prune_clearly_until_stale_and_unlocked(
     assert!(repo.locks().unwrap().is_empty());
     assert!(repo.check(&read_all()).unwrap().ok());
 }
+
+/// A store that counts the snapshot objects read from it, and reports as
+/// modification time its own count of writes (divided by `coarse`: many
+/// objects then share one time, as objects written in one second do in S3).
+struct CountingStore {
+    inner: std::sync::Arc<vdr_model::testing::MemoryStore>,
+    snapshot_reads: std::sync::atomic::AtomicUsize,
+    written: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    coarse: u64,
+}
+
+impl CountingStore {
+    fn new(inner: std::sync::Arc<vdr_model::testing::MemoryStore>, coarse: u64) -> Self {
+        CountingStore {
+            inner,
+            snapshot_reads: Default::default(),
+            written: Default::default(),
+            coarse,
+        }
+    }
+    fn reads(&self) -> usize {
+        self.snapshot_reads.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl vdr_model::ObjectStore for CountingStore {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn put(&self, key: &str, data: &[u8], if_absent: bool) -> vdr_model::Result<()> {
+        self.inner.put(key, data, if_absent)?;
+        let mut written = self.written.lock().unwrap();
+        let tick = written.len() as u64 + 1;
+        written.insert(key.to_string(), tick);
+        Ok(())
+    }
+    fn get(
+        &self,
+        key: &str,
+        range: Option<vdr_model::ByteRange>,
+        version: Option<&str>,
+    ) -> vdr_model::Result<Vec<u8>> {
+        if key.starts_with("snapshots/") {
+            self.snapshot_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.get(key, range, version)
+    }
+    fn stat(&self, key: &str) -> vdr_model::Result<vdr_model::ObjectMeta> {
+        self.inner.stat(key)
+    }
+    fn list(
+        &self,
+        prefix: &str,
+        token: Option<String>,
+        size: u32,
+    ) -> vdr_model::Result<vdr_model::ListPage> {
+        let mut page = self.inner.list(prefix, token, size)?;
+        let written = self.written.lock().unwrap();
+        for o in &mut page.objects {
+            o.modified_ms = 1 + written.get(&o.key).copied().unwrap_or(0) / self.coarse;
+        }
+        Ok(page)
+    }
+    fn delete(&self, key: &str) -> vdr_model::Result<()> {
+        self.inner.delete(key)
+    }
+    fn start_multipart<'a>(
+        &'a self,
+        key: &str,
+    ) -> vdr_model::Result<Box<dyn vdr_model::MultipartUpload + 'a>> {
+        self.inner.start_multipart(key)
+    }
+    fn list_versions(
+        &self,
+        prefix: &str,
+        token: Option<String>,
+        size: u32,
+    ) -> vdr_model::Result<vdr_model::VersionPage> {
+        self.inner.list_versions(prefix, token, size)
+    }
+}
+
+/// A repository over a `CountingStore`, with a collection backed up once
+/// (its snapshot the oldest) and another backed up `NEWEST_BATCH + 3` times.
+fn history(
+    coarse: u64,
+) -> (std::sync::Arc<CountingStore>, Repository, MemoryDatabase, MemoryDatabase, Id) {
+    let f = fixture(small_options());
+    let counting = std::sync::Arc::new(CountingStore::new(f.store.clone(), coarse));
+    let repo = Repository::open(
+        counting.clone(),
+        &Credentials::from_identity_text(&f.identity, "id.txt").unwrap(),
+    )
+    .unwrap();
+    let mut docs = db_with("docs", schema("docs", 16), dense_points(300, 16, 1));
+    let mut notes = db_with("notes", schema("notes", 16), dense_points(200, 16, 2));
+    let notes_snapshot = backup(&repo, &mut notes).snapshot;
+    for _ in 0..NEWEST_BATCH + 3 {
+        backup(&repo, &mut docs);
+    }
+    (counting, repo, docs, notes, notes_snapshot)
+}
+
+#[test]
+fn a_backup_reads_the_newest_snapshots_it_needs_not_the_whole_history() {
+    let (counting, repo, mut docs, mut notes, notes_snapshot) = history(1);
+
+    // The parent is among the newest: one batch is read, not all 8.
+    let last_docs = repo.snapshots().unwrap().last().unwrap().id;
+    counting.reads();
+    let next = backup(&repo, &mut docs);
+    assert_eq!(counting.reads(), NEWEST_BATCH);
+    assert_eq!(next.collections[0].mode, "changes", "the newest entry is the feed's parent");
+    assert_eq!(repo.snapshot(&next.snapshot.to_string(), None).unwrap().parent, Some(last_docs));
+
+    // The parent is the oldest snapshot: every batch up to it is read, and
+    // it is still the one chosen.
+    counting.reads();
+    let next = backup(&repo, &mut notes).snapshot;
+    assert_eq!(counting.reads(), repo.snapshots().unwrap().len() - 1, "all but the new one");
+    assert_eq!(repo.snapshot(&next.to_string(), None).unwrap().parent, Some(notes_snapshot));
+}
+
+#[test]
+fn snapshots_sharing_the_store_time_of_the_last_read_are_read_too() {
+    // Every write shares one store time.
+    let (counting, repo, mut docs, _, _) = history(u64::MAX);
+    let last_docs = repo.snapshots().unwrap().last().unwrap().id;
+    counting.reads();
+    let next = backup(&repo, &mut docs).snapshot;
+    assert_eq!(counting.reads(), NEWEST_BATCH + 4, "all eight");
+    assert_eq!(repo.snapshot(&next.to_string(), None).unwrap().parent, Some(last_docs));
+}
