@@ -256,12 +256,18 @@ impl Repository {
         let time = crate::format::now();
         let _lock = self.lock(false, "backup")?;
         let mut phases = vec![("lock", started.elapsed())];
-        let (index, _unreadable) = index::load(self.store.as_ref(), &self.key)?;
-        let known = Known { indexed: &index, added: Mutex::new(IdSet::default()) };
-        phases.push(("index", started.elapsed()));
         let mut names =
             if collections.is_empty() { db.list_collections()? } else { collections.to_vec() };
         names.dedup();
+        if names.is_empty() {
+            return Err(Error::invalid(format!(
+                "{} holds no collection to back up",
+                db.describe()
+            )));
+        }
+        let (index, _unreadable) = index::load(self.store.as_ref(), &self.key)?;
+        let known = Known { indexed: &index, added: Mutex::new(IdSet::default()) };
+        phases.push(("index", started.elapsed()));
         // Enough history: the parent snapshot, and an entry for each
         // collection (an incremental's parent is the newest entry read).
         let (snapshots, _) = snapshot::load_newest(self.store.as_ref(), &self.key, |read| {
@@ -269,12 +275,6 @@ impl Repository {
                 && names.iter().all(|n| read.iter().any(|s| s.collection(n).is_some()))
         })?;
         phases.push(("snapshots", started.elapsed()));
-        if names.is_empty() {
-            return Err(Error::invalid(format!(
-                "{} holds no collection to back up",
-                db.describe()
-            )));
-        }
         let level = opts.compression_level.unwrap_or(self.config.compression_level);
         let threads = match opts.threads {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),

@@ -59,6 +59,47 @@ pub(crate) struct FeedPlan<'p> {
 /// position (reported in the summary).
 pub(crate) type Fallback = String;
 
+/// A feed read: the changes, normalized and keyed by id (`None`: deleted),
+/// the position it ends at and the database's count there.
+type Feed = (HashMap<Vec<u8>, Option<Point>>, String, u64);
+
+/// The changes since `token` (an id the feed names twice keeps its last
+/// state), or why a full export is needed instead.
+fn read_feed(
+    db: &mut dyn Database,
+    name: &str,
+    token: &str,
+    limit: u64,
+) -> Result<std::result::Result<Feed, Fallback>> {
+    let Some(mut cursor) = db.open_changes(name, token)? else {
+        return Ok(Err("the database no longer knows the last snapshot's position (collection \
+             re-created, compacted or restored since)"
+            .into()));
+    };
+    let mut changes = HashMap::new();
+    loop {
+        let batch = cursor.next_batch(FETCH_BATCH as u32)?;
+        if batch.is_empty() {
+            break;
+        }
+        let batch: Vec<(Vec<u8>, Option<Point>)> = batch
+            .into_par_iter()
+            .map(|change| match change {
+                Change::Upsert(mut p) => {
+                    canonical::normalize(&mut p)?;
+                    Ok((id_key(&p.id), Some(p)))
+                }
+                Change::Delete(id) => Ok((id_key(&id), None)),
+            })
+            .collect::<Result<_>>()?;
+        changes.extend(batch);
+        if changes.len() as u64 > limit {
+            return Ok(Err(format!("more than 1/{MAX_CHANGED_SHARE} of the records changed")));
+        }
+    }
+    Ok(Ok((changes, cursor.end_token()?, cursor.count()?)))
+}
+
 impl Repository {
     /// An incremental plan for `name` from `parent` (the newest entry of it
     /// with a feed position), or why a full export is needed instead.
@@ -88,55 +129,37 @@ impl Repository {
                 missing.id.short()
             )));
         }
-        let map = match self
-            .read_blobs(index, &state.map)
-            .and_then(|data| RecordMap::decode("record map", data, parent.blobs.len()))
-        {
+        // The record map (from the repository) and the feed (from the
+        // database) are read side by side.
+        let limit = (parent.records / MAX_CHANGED_SHARE).max(1000);
+        let ((map, map_time), (feed, feed_time)) = std::thread::scope(|s| {
+            let map = s.spawn(|| {
+                let t = std::time::Instant::now();
+                let map = self
+                    .read_blobs(index, &state.map)
+                    .and_then(|data| RecordMap::decode("record map", data, parent.blobs.len()));
+                (map, t.elapsed())
+            });
+            let t = std::time::Instant::now();
+            let feed = read_feed(db, name, &state.token, limit);
+            let feed_time = t.elapsed();
+            (map.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), (feed, feed_time))
+        });
+        let map = match map {
             Ok(m) => m,
             Err(e) => return Ok(Err(format!("the last snapshot's record map is unreadable: {e}"))),
         };
-        let mapped = std::time::Instant::now();
-        let (changes, end_token, count) = {
-            let Some(mut cursor) = db.open_changes(name, &state.token)? else {
-                return Ok(Err(
-                    "the database no longer knows the last snapshot's position (collection \
-                     re-created, compacted or restored since)"
-                        .into(),
-                ));
-            };
-            let limit = (parent.records / MAX_CHANGED_SHARE).max(1000);
-            let mut changes = HashMap::new();
-            loop {
-                let batch = cursor.next_batch(FETCH_BATCH as u32)?;
-                if batch.is_empty() {
-                    break;
-                }
-                let batch: Vec<(Vec<u8>, Option<Point>)> = batch
-                    .into_par_iter()
-                    .map(|change| match change {
-                        Change::Upsert(mut p) => {
-                            canonical::normalize(&mut p)?;
-                            Ok((id_key(&p.id), Some(p)))
-                        }
-                        Change::Delete(id) => Ok((id_key(&id), None)),
-                    })
-                    .collect::<Result<_>>()?;
-                // In feed order: an id the feed names twice keeps its last state.
-                changes.extend(batch);
-                if changes.len() as u64 > limit {
-                    return Ok(Err(format!(
-                        "more than 1/{MAX_CHANGED_SHARE} of the records changed"
-                    )));
-                }
-            }
-            (changes, cursor.end_token()?, cursor.count()?)
+        let (changes, end_token, count) = match feed? {
+            Ok(feed) => feed,
+            Err(why) => return Ok(Err(why)),
         };
         if crate::backup::tracing() {
             eprintln!(
-                "incremental: record map read in {:.0} ms, feed of {} ids in {:.0} ms",
-                (mapped - planning).as_secs_f64() * 1e3,
+                "incremental: record map read in {:.0} ms, feed of {} ids in {:.0} ms (side by side; {:.0} ms since planning began)",
+                map_time.as_secs_f64() * 1e3,
                 changes.len(),
-                mapped.elapsed().as_secs_f64() * 1e3
+                feed_time.as_secs_f64() * 1e3,
+                planning.elapsed().as_secs_f64() * 1e3
             );
         }
         // One pass over the map: the group each changed id begins in.
