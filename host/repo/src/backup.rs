@@ -696,6 +696,7 @@ impl Repository {
                 let mut counts = Vec::with_capacity(plan.regions.len() + 1);
                 let mut before = 0;
                 let strict = !opts.observers.is_empty();
+                let rebuilding = Instant::now();
                 let outcome = plan.rebuild(db, name, strict, |point| match point {
                     Some(p) => {
                         frame(p, &mut rebuilt, &mut seq, &mut read)?;
@@ -718,8 +719,17 @@ impl Repository {
                 // must carry the baseline over it; otherwise the segments
                 // sent so far are left out (their blobs stay unreferenced)
                 // and the collection is exported in full after all.
+                let confirming = Instant::now();
                 let mut verdict = plan.confirm(db, name, &outcome, strict)?;
                 drop(outcome);
+                if tracing() {
+                    eprintln!(
+                        "incremental: {} regions rebuilt in {:.0} ms, confirmed in {:.0} ms",
+                        plan.regions.len(),
+                        (confirming - rebuilding).as_secs_f64() * 1e3,
+                        confirming.elapsed().as_secs_f64() * 1e3
+                    );
+                }
                 if let Ok(confirmed) = &verdict {
                     // Neighbours deleted since the feed ended are out of the
                     // stream; those changed since are in it as read.

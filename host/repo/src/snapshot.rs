@@ -185,7 +185,7 @@ pub fn load_all(store: &dyn ObjectStore, key: &DataKey) -> Result<Loaded> {
 }
 
 /// How many snapshots `load_newest` reads at a time (in parallel).
-pub const NEWEST_BATCH: usize = 4;
+pub const NEWEST_BATCH: usize = 2;
 
 /// The newest snapshots by the store's modification time, read a few at a
 /// time until `enough` holds for those read (oldest first, as `load_all`).

@@ -360,7 +360,7 @@ fn history(
 fn a_backup_reads_the_newest_snapshots_it_needs_not_the_whole_history() {
     let (counting, repo, mut docs, mut notes, notes_snapshot) = history(1);
 
-    // The parent is among the newest: one batch is read, not all 8.
+    // The parent is among the newest: one batch is read, not the history.
     let last_docs = repo.snapshots().unwrap().last().unwrap().id;
     counting.reads();
     let next = backup(&repo, &mut docs);
@@ -383,6 +383,6 @@ fn snapshots_sharing_the_store_time_of_the_last_read_are_read_too() {
     let last_docs = repo.snapshots().unwrap().last().unwrap().id;
     counting.reads();
     let next = backup(&repo, &mut docs).snapshot;
-    assert_eq!(counting.reads(), NEWEST_BATCH + 4, "all eight");
+    assert_eq!(counting.reads(), NEWEST_BATCH + 4, "every snapshot");
     assert_eq!(repo.snapshot(&next.to_string(), None).unwrap().parent, Some(last_docs));
 }
