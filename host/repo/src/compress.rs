@@ -9,7 +9,8 @@
 //! payload JSON) is compressed as one "meta" stream.
 //!
 //! What pays is decided once per backup segment of the stream (~8 MiB) from a
-//! sample ([`Plan`]), so zstd never runs over incompressible bulk.
+//! sample ([`Plan`]), so no coder runs over incompressible bulk. Planes that
+//! pay get a Huffman code of their own (`huffman`), the meta stream zstd.
 
 use std::cell::RefCell;
 use vdr_model::Result;
@@ -19,6 +20,8 @@ use crate::format::corrupt;
 pub const RAW: u8 = 0;
 pub const ZSTD: u8 = 1;
 pub const RECORDS: u8 = 2;
+/// Part mode of the record codec: a `huffman` part (0 raw, 1 zstd).
+const PART_HUFFMAN: u8 = 2;
 
 /// A part is compressed only if its sample shrinks below this fraction.
 const WORTH_IT: f64 = 0.95;
@@ -79,24 +82,21 @@ impl Plan {
     }
 }
 
-/// What a zstd call compresses.
+/// What a part holds, which decides its coder.
 ///
-/// Float byte planes are bytes with a skewed histogram and few real
-/// repeats: there, short matches cost more than the Huffman-coded literals
-/// they replace. Measured on MiniLM's sign/exponent plane in ~1.1 KB parts
-/// at level 1, a minimum match of 7 stores 0.385 of it instead of 0.436, in
-/// 25 % less time (and never worse up to level 19).
+/// Float byte planes are bytes with a skewed histogram and few repeats: an
+/// order-0 Huffman code (`huffman`) stores less of them than zstd, faster.
 ///
 /// Small parts (a chunk's meta stream: ids, headers, short payloads) are
-/// the other way round: building a literal table costs more than it saves.
-/// On ~240 B metas, zstd's level -1 (no Huffman literals) stores 0.489
-/// instead of level 1's 0.460 in 0.87 µs instead of 2.93 µs. Used at the
-/// default levels only; a level above 3 asks for size over speed.
+/// zstd's, but building a literal table costs more than it saves there. On
+/// ~240 B metas, zstd's level -1 (no Huffman literals) stores 0.489 instead
+/// of level 1's 0.460 in 0.87 µs instead of 2.93 µs. Used at the default
+/// levels only; a level above 3 asks for size over speed.
 #[derive(Clone, Copy)]
 enum Kind {
     Bytes = 0,
-    Plane = 1,
-    Small = 2,
+    Small = 1,
+    Plane,
 }
 
 const SMALL_PART: usize = 1 << 10;
@@ -108,9 +108,17 @@ impl Kind {
     }
 }
 
+/// `(part mode, stored)` if compressing `data` pays at all.
+fn compress_part(data: &[u8], level: i32, kind: Kind) -> Option<(u8, Vec<u8>)> {
+    match kind {
+        Kind::Plane => crate::huffman::encode(data).map(|h| (PART_HUFFMAN, h)),
+        _ => zstd(data, level, kind).map(|z| (ZSTD, z)),
+    }
+}
+
 thread_local! {
-    static COMPRESSORS: RefCell<[Option<(i32, zstd::bulk::Compressor<'static>)>; 3]> =
-        const { RefCell::new([None, None, None]) };
+    static COMPRESSORS: RefCell<[Option<(i32, zstd::bulk::Compressor<'static>)>; 2]> =
+        const { RefCell::new([None, None]) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { RefCell::new(None) };
 }
@@ -120,11 +128,7 @@ fn zstd(data: &[u8], level: i32, kind: Kind) -> Option<Vec<u8>> {
     COMPRESSORS.with(|c| {
         let slot = &mut c.borrow_mut()[kind as usize];
         if slot.as_ref().is_none_or(|(l, _)| *l != level) {
-            let mut c = zstd::bulk::Compressor::new(level).ok()?;
-            if let Kind::Plane = kind {
-                c.set_parameter(zstd::zstd_safe::CParameter::MinMatch(7)).ok()?;
-            }
-            *slot = Some((level, c));
+            *slot = Some((level, zstd::bulk::Compressor::new(level).ok()?));
         }
         let z = slot.as_mut().unwrap().1.compress(data).ok()?;
         (z.len() < data.len()).then_some(z)
@@ -152,8 +156,8 @@ fn unzstd(what: &dyn std::fmt::Display, data: &[u8], raw_len: usize) -> Result<V
 }
 
 fn ratio(data: &[u8], level: i32, kind: Kind) -> f64 {
-    match zstd(data, level, kind) {
-        Some(z) => z.len() as f64 / data.len().max(1) as f64,
+    match compress_part(data, level, kind) {
+        Some((_, z)) => z.len() as f64 / data.len().max(1) as f64,
         None => 1.0,
     }
 }
@@ -170,9 +174,11 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
             let parts = std::iter::once((&split.meta, plan.meta, meta_kind))
                 .chain(split.planes.iter().zip(plan.planes).map(|(p, on)| (p, on, Kind::Plane)));
             let bodies: Vec<(u8, std::borrow::Cow<[u8]>)> = parts
-                .map(|(data, on, kind)| match on.then(|| zstd(data, plan.level, kind)).flatten() {
-                    Some(z) => (ZSTD, std::borrow::Cow::Owned(z)),
-                    None => (RAW, std::borrow::Cow::Borrowed(&data[..])),
+                .map(|(data, on, kind)| {
+                    match on.then(|| compress_part(data, plan.level, kind)).flatten() {
+                        Some((mode, z)) => (mode, std::borrow::Cow::Owned(z)),
+                        None => (RAW, std::borrow::Cow::Borrowed(&data[..])),
+                    }
                 })
                 .collect();
             for (mode, body) in &bodies {
@@ -256,6 +262,10 @@ fn decode_records(
             RAW if stored.len() == want => std::borrow::Cow::Borrowed(stored),
             RAW => return Err(corrupt(what, "raw part has the wrong length")),
             ZSTD => std::borrow::Cow::Owned(unzstd(what, stored, want)?),
+            PART_HUFFMAN => std::borrow::Cow::Owned(
+                crate::huffman::decode(stored, want)
+                    .ok_or_else(|| corrupt(what, "Huffman part does not decode"))?,
+            ),
             m => return Err(corrupt(what, format!("unknown part mode {m}"))),
         });
     }

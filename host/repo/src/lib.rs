@@ -14,6 +14,7 @@ mod compress;
 mod crypto;
 mod forget;
 mod format;
+mod huffman;
 mod incremental;
 mod index;
 mod keys;
