@@ -241,6 +241,11 @@ impl Shared {
 }
 
 impl Repository {
+    /// Whether this repository's format holds Huffman parts (format 3).
+    fn huffman_planes(&self) -> bool {
+        self.format_version() >= 3
+    }
+
     /// Back up `collections` (empty = all) of `db` into one new snapshot.
     pub fn backup(
         &self,
@@ -276,6 +281,7 @@ impl Repository {
         })?;
         phases.push(("snapshots", started.elapsed()));
         let level = opts.compression_level.unwrap_or(self.config.compression_level);
+        let huffman = self.huffman_planes();
         let threads = match opts.threads {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
@@ -364,7 +370,7 @@ impl Repository {
                         let fresh: Vec<&[u8]> =
                             chunks.iter().zip(&new).filter(|(_, n)| **n).map(|(c, _)| *c).collect();
                         if !fresh.is_empty() {
-                            let plan = Plan::sample(&fresh, level);
+                            let plan = Plan::sample(&fresh, level, huffman);
                             for (i, c) in chunks.iter().enumerate() {
                                 if !new[i] {
                                     continue;
@@ -837,7 +843,7 @@ impl Repository {
             blobs.iter().zip(new).filter(|(_, new)| *new).map(|(b, _)| b).collect();
         if !fresh.is_empty() {
             let sample: Vec<&[u8]> = fresh.iter().map(|(d, _)| d.as_slice()).collect();
-            let plan = Plan::sample(&sample, level);
+            let plan = Plan::sample(&sample, level, self.huffman_planes());
             let target = self.config.pack_target_size as usize;
             let mut writer = PackWriter::new(&self.key, target + (2 << 20));
             let mut stored = Vec::new();

@@ -31,6 +31,8 @@ const SAMPLE: usize = 64 << 10;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Plan {
     pub level: i32,
+    /// Planes get `huffman` parts (repository format 3), else zstd.
+    pub huffman: bool,
     /// Whole-chunk zstd, for chunks that are not whole frames.
     pub plain: bool,
     pub meta: bool,
@@ -42,7 +44,7 @@ impl Plan {
         Plan::default()
     }
     /// Sample up to 64 KiB of whole chunks of a segment.
-    pub fn sample(chunks: &[&[u8]], level: i32) -> Plan {
+    pub fn sample(chunks: &[&[u8]], level: i32, huffman: bool) -> Plan {
         if level == 0 {
             return Plan::raw();
         }
@@ -55,18 +57,19 @@ impl Plan {
             plain.extend_from_slice(c);
             let _ = split_records(c, &mut split);
         }
-        let pays = |data: &[u8], kind| data.len() >= 64 && ratio(data, level, kind) <= WORTH_IT;
+        let kinds = Kinds { level, huffman };
+        let pays = |data: &[u8], kind| data.len() >= 64 && kinds.ratio(data, kind) <= WORTH_IT;
         let planes = if split.floats() >= 64 {
             let p = &split.planes;
             if std::env::var("VDR_TRACE_PLAN").is_ok() {
                 eprintln!(
                     "plan sample: meta {} B ratio {:.3}; planes {:.3} {:.3} {:.3} {:.3}",
                     split.meta.len(),
-                    ratio(&split.meta, level, Kind::Bytes),
-                    ratio(&p[0], level, Kind::Plane),
-                    ratio(&p[1], level, Kind::Plane),
-                    ratio(&p[2], level, Kind::Plane),
-                    ratio(&p[3], level, Kind::Plane)
+                    kinds.ratio(&split.meta, Kind::Bytes),
+                    kinds.ratio(&p[0], Kind::Plane),
+                    kinds.ratio(&p[1], Kind::Plane),
+                    kinds.ratio(&p[2], Kind::Plane),
+                    kinds.ratio(&p[3], Kind::Plane)
                 );
             }
             p.each_ref().map(|p| pays(p, Kind::Plane))
@@ -75,6 +78,7 @@ impl Plan {
         };
         Plan {
             level,
+            huffman,
             plain: pays(&plain, Kind::Bytes),
             meta: pays(&split.meta, Kind::Bytes),
             planes,
@@ -86,6 +90,9 @@ impl Plan {
 ///
 /// Float byte planes are bytes with a skewed histogram and few repeats: an
 /// order-0 Huffman code (`huffman`) stores less of them than zstd, faster.
+/// Repositories of format 2 cannot hold Huffman parts; there planes get
+/// zstd with a minimum match of 7 (short matches cost more than the literals
+/// they replace: 0.385 of MiniLM's sign/exponent plane instead of 0.436).
 ///
 /// Small parts (a chunk's meta stream: ids, headers, short payloads) are
 /// zstd's, but building a literal table costs more than it saves there. On
@@ -94,8 +101,8 @@ impl Plan {
 /// levels only; a level above 3 asks for size over speed.
 #[derive(Clone, Copy)]
 enum Kind {
-    Bytes = 0,
-    Small = 1,
+    Bytes,
+    Small,
     Plane,
 }
 
@@ -108,17 +115,33 @@ impl Kind {
     }
 }
 
-/// `(part mode, stored)` if compressing `data` pays at all.
-fn compress_part(data: &[u8], level: i32, kind: Kind) -> Option<(u8, Vec<u8>)> {
-    match kind {
-        Kind::Plane => crate::huffman::encode(data).map(|h| (PART_HUFFMAN, h)),
-        _ => zstd(data, level, kind).map(|z| (ZSTD, z)),
+/// How a plan compresses each kind of part.
+#[derive(Clone, Copy)]
+struct Kinds {
+    level: i32,
+    huffman: bool,
+}
+
+impl Kinds {
+    /// `(part mode, stored)` if compressing `data` pays at all.
+    fn compress(&self, data: &[u8], kind: Kind) -> Option<(u8, Vec<u8>)> {
+        match kind {
+            Kind::Plane if self.huffman => crate::huffman::encode(data).map(|h| (PART_HUFFMAN, h)),
+            _ => zstd(data, self.level, kind).map(|z| (ZSTD, z)),
+        }
+    }
+    fn ratio(&self, data: &[u8], kind: Kind) -> f64 {
+        match self.compress(data, kind) {
+            Some((_, z)) => z.len() as f64 / data.len().max(1) as f64,
+            None => 1.0,
+        }
     }
 }
 
 thread_local! {
-    static COMPRESSORS: RefCell<[Option<(i32, zstd::bulk::Compressor<'static>)>; 2]> =
-        const { RefCell::new([None, None]) };
+    /// Per `Kind`, a compressor and its level.
+    static COMPRESSORS: RefCell<[Option<(i32, zstd::bulk::Compressor<'static>)>; 3]> =
+        const { RefCell::new([None, None, None]) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { RefCell::new(None) };
 }
@@ -128,7 +151,11 @@ fn zstd(data: &[u8], level: i32, kind: Kind) -> Option<Vec<u8>> {
     COMPRESSORS.with(|c| {
         let slot = &mut c.borrow_mut()[kind as usize];
         if slot.as_ref().is_none_or(|(l, _)| *l != level) {
-            *slot = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+            let mut c = zstd::bulk::Compressor::new(level).ok()?;
+            if let Kind::Plane = kind {
+                c.set_parameter(zstd::zstd_safe::CParameter::MinMatch(7)).ok()?;
+            }
+            *slot = Some((level, c));
         }
         let z = slot.as_mut().unwrap().1.compress(data).ok()?;
         (z.len() < data.len()).then_some(z)
@@ -155,13 +182,6 @@ fn unzstd(what: &dyn std::fmt::Display, data: &[u8], raw_len: usize) -> Result<V
     })
 }
 
-fn ratio(data: &[u8], level: i32, kind: Kind) -> f64 {
-    match compress_part(data, level, kind) {
-        Some((_, z)) => z.len() as f64 / data.len().max(1) as f64,
-        None => 1.0,
-    }
-}
-
 /// Encode a chunk following `plan`, appending `codec body` to `out`.
 pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
     let start = out.len();
@@ -175,7 +195,8 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut Vec<u8>) {
                 .chain(split.planes.iter().zip(plan.planes).map(|(p, on)| (p, on, Kind::Plane)));
             let bodies: Vec<(u8, std::borrow::Cow<[u8]>)> = parts
                 .map(|(data, on, kind)| {
-                    match on.then(|| compress_part(data, plan.level, kind)).flatten() {
+                    let kinds = Kinds { level: plan.level, huffman: plan.huffman };
+                    match on.then(|| kinds.compress(data, kind)).flatten() {
                         Some((mode, z)) => (mode, std::borrow::Cow::Owned(z)),
                         None => (RAW, std::borrow::Cow::Borrowed(&data[..])),
                     }
@@ -512,7 +533,9 @@ mod tests {
         let noise: Vec<u8> =
             (0..50_000u32).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
         for data in [f, text, noise, vec![7u8; 10], vec![]] {
-            for plan in [Plan::sample(&[&data], 1), Plan::raw()] {
+            for plan in
+                [Plan::sample(&[&data], 1, true), Plan::sample(&[&data], 1, false), Plan::raw()]
+            {
                 let mut enc = Vec::new();
                 encode_into(&data, &plan, &mut enc);
                 assert!(enc.len() <= data.len() + 1);
@@ -525,7 +548,7 @@ mod tests {
     fn decode_into_appends_and_leaves_the_buffer_alone_on_error() {
         let f = frames(50);
         let mut enc = Vec::new();
-        encode_into(&f, &Plan::sample(&[&f], 1), &mut enc);
+        encode_into(&f, &Plan::sample(&[&f], 1, true), &mut enc);
         let mut out = b"before".to_vec();
         decode_into(&"t", &enc, f.len(), &mut out).unwrap();
         assert_eq!(&out[..6], b"before");
@@ -537,9 +560,22 @@ mod tests {
     }
 
     #[test]
+    fn planes_get_huffman_parts_only_where_the_format_allows() {
+        let f = frames(400);
+        for (huffman, mode) in [(true, PART_HUFFMAN), (false, ZSTD)] {
+            let plan = Plan::sample(&[&f], 1, huffman);
+            let mut enc = Vec::new();
+            encode_into(&f, &plan, &mut enc);
+            // codec, n:u32, then (mode, len) for meta and planes 0..3
+            assert_eq!(enc[1 + 4 + 4 * 5], mode, "plane 3 with huffman = {huffman}");
+            assert_eq!(decode(&"test", &enc, f.len()).unwrap(), f);
+        }
+    }
+
+    #[test]
     fn frames_use_the_record_codec_and_shrink() {
         let f = frames(400);
-        let plan = Plan::sample(&[&f], 1);
+        let plan = Plan::sample(&[&f], 1, true);
         assert!(plan.planes[3], "{plan:?}");
         let mut enc = Vec::new();
         encode_into(&f, &plan, &mut enc);

@@ -136,6 +136,11 @@ impl Repository {
         Ok(snaps.iter().map(|s| s.info()).collect())
     }
 
+    /// How many snapshot objects the repository holds (a listing; none is read).
+    pub fn snapshot_count(&self) -> Result<usize> {
+        Ok(snapshot::list_ids(self.store.as_ref())?.len())
+    }
+
     /// The full manifest of a snapshot (id, prefix or `latest`, optionally holding `collection`).
     pub fn snapshot(&self, spec: &str, collection: Option<&str>) -> Result<snapshot::Snapshot> {
         self.load_snapshot(spec, collection)

@@ -4,8 +4,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use vdr_model::{Error, Result};
 
-/// Bumped on any incompatible change to FORMAT.md.
-pub const FORMAT_VERSION: u32 = 2;
+/// Bumped on any incompatible change to FORMAT.md; new repositories get it.
+pub const FORMAT_VERSION: u32 = 3;
+/// Versions this vdr opens. It writes into each only what that version
+/// allows (version 2: no Huffman parts), so an older vdr can keep reading
+/// the repositories it made.
+pub const READABLE_VERSIONS: [u32; 2] = [2, 3];
 
 pub const CONFIG: &str = "config";
 pub const KEYS: &str = "keys/";

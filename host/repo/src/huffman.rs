@@ -112,7 +112,7 @@ pub fn encode(data: &[u8]) -> Option<Vec<u8>> {
     out.push((symbols.len() - 1) as u8);
     out.extend_from_slice(&symbols);
     if symbols.len() == 1 {
-        return Some(out);
+        return (out.len() < data.len()).then_some(out);
     }
     let lengths = code_lengths(&symbols.iter().map(|&s| counts[s as usize]).collect::<Vec<_>>());
     for pair in lengths.chunks(2) {
@@ -155,6 +155,7 @@ fn leb128(mut v: usize, out: &mut Vec<u8>) {
     out.push(v as u8);
 }
 
+/// Unsigned LEB128 in its shortest form, at most 5 bytes.
 fn read_leb128(data: &[u8], pos: &mut usize) -> Option<usize> {
     let mut v = 0usize;
     for shift in (0..35).step_by(7) {
@@ -162,7 +163,8 @@ fn read_leb128(data: &[u8], pos: &mut usize) -> Option<usize> {
         *pos += 1;
         v |= ((b & 0x7f) as usize) << shift;
         if b < 0x80 {
-            return Some(v);
+            // A last byte of 0 after others is a longer form of a shorter one.
+            return (b != 0 || shift == 0).then_some(v);
         }
     }
     None

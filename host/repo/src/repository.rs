@@ -103,10 +103,11 @@ impl Repository {
                         String::from_utf8(text).map_err(|_| format::corrupt(&name, "not UTF-8"))?;
                     let key = Arc::new(DataKey::from_key_file_text(&text)?);
                     let config: Config = from_json(CONFIG, &key.open(CONFIG, &sealed_config)?)?;
-                    if config.format_version != FORMAT_VERSION {
+                    if !format::READABLE_VERSIONS.contains(&config.format_version) {
                         return Err(Error::unsupported(format!(
-                            "repository format version {} is not supported (this vdr reads version {FORMAT_VERSION})",
-                            config.format_version
+                            "repository format version {} is not supported (this vdr reads versions {:?}): use the vdr that made it",
+                            config.format_version,
+                            format::READABLE_VERSIONS
                         )));
                     }
                     return Ok(Repository {
@@ -134,6 +135,10 @@ impl Repository {
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+    /// The repository's format version (what its config says).
+    pub fn format_version(&self) -> u32 {
+        self.config.format_version
     }
     pub fn repository_id(&self) -> Id {
         self.config.repository_id

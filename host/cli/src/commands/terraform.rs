@@ -168,7 +168,7 @@ fn repository(ctx: &Ctx, q: &Query) -> Result<Answer> {
     let total: u64 =
         vdr_model::list_all(repo.store().as_ref(), "data/")?.iter().map(|o| o.size).sum();
     let mut a = Answer::new();
-    a.insert("format_version", vdr_repo::FORMAT_VERSION.to_string());
+    a.insert("format_version", repo.format_version().to_string());
     a.insert("repository_id", repo.repository_id().to_string());
     a.insert("snapshot_count", snaps.len().to_string());
     a.insert(
