@@ -319,11 +319,7 @@ impl Repository {
                         let mut ids = Vec::with_capacity(seg.ends.len());
                         let mut chunk_lanes = Vec::with_capacity(seg.ends.len());
                         let mut map = RecordMap::default();
-                        let digested = ChunkFrames::of(seg.ends.iter().scan(0, |from, &end| {
-                            let c = &seg.data[*from..end];
-                            *from = end;
-                            Some(c)
-                        }));
+                        let digested = ChunkFrames::of_cuts(&seg.data, &seg.ends);
                         let mut pending: &[u8] = &[];
                         for (i, (&end, &starts)) in
                             seg.ends.iter().zip(&seg.starts_record).enumerate()

@@ -96,9 +96,10 @@ impl Plan {
 ///
 /// Small parts (a chunk's meta stream: ids, headers, short payloads) are
 /// zstd's, but building a literal table costs more than it saves there. On
-/// ~240 B metas, zstd's level -1 (no Huffman literals) stores 0.489 instead
-/// of level 1's 0.460 in 0.87 µs instead of 2.93 µs. Used at the default
-/// levels only; a level above 3 asks for size over speed.
+/// ~230 B metas, zstd's level -1 (no Huffman literals) stores 0.489 instead
+/// of level 1's 0.460 in a third of the time. Used at the default levels
+/// only; a level above 3 asks for size over speed. (Figures: `bench` at the
+/// end of this file.)
 #[derive(Clone, Copy)]
 enum Kind {
     Bytes,
@@ -581,5 +582,109 @@ mod tests {
         encode_into(&f, &plan, &mut enc);
         assert_eq!(enc[0], RECORDS);
         assert!(enc.len() < f.len() * 9 / 10, "{} vs {}", enc.len(), f.len());
+    }
+}
+
+/// Figures behind the coder choices above (prints; not a timed test):
+/// `cargo test -p vdr-repo --release --lib bench_part_coders -- --ignored --nocapture`
+/// (VDR_BENCH_VECTORS: f32 vectors, default the MiniLM set in ../shared/data).
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use std::time::Instant;
+    use vdr_model::*;
+    use zstd::zstd_safe::CParameter;
+
+    /// `(stored fraction, µs to encode, µs to decode)` of `parts`.
+    fn measure(
+        parts: &[&[u8]],
+        encode: &mut dyn FnMut(&[u8]) -> Vec<u8>,
+        decode: &mut dyn FnMut(&[u8], usize) -> Vec<u8>,
+    ) -> (f64, f64, f64) {
+        let t = Instant::now();
+        let stored: Vec<Vec<u8>> = parts.iter().map(|p| encode(p)).collect();
+        let enc = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for (s, p) in stored.iter().zip(parts) {
+            assert_eq!(decode(s, p.len()), *p);
+        }
+        let dec = t.elapsed().as_secs_f64();
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let n = parts.len() as f64;
+        let size = stored.iter().map(|s| s.len()).sum::<usize>() as f64 / total as f64;
+        (size, enc * 1e6 / n, dec * 1e6 / n)
+    }
+
+    fn zstd_with(level: i32, min_match: Option<u32>) -> impl FnMut(&[u8]) -> Vec<u8> {
+        let mut c = zstd::bulk::Compressor::new(level).unwrap();
+        if let Some(m) = min_match {
+            c.set_parameter(CParameter::MinMatch(m)).unwrap();
+        }
+        move |p| c.compress(p).unwrap()
+    }
+
+    fn unzstd_any() -> impl FnMut(&[u8], usize) -> Vec<u8> {
+        let mut d = zstd::bulk::Decompressor::new().unwrap();
+        move |s, n| d.decompress(s, n).unwrap()
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_part_coders() {
+        let path = std::env::var("VDR_BENCH_VECTORS").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/minilm-man/vectors.f32")
+                .into()
+        });
+        let Ok(raw) = std::fs::read(&path) else {
+            eprintln!("no vectors at {path}: set VDR_BENCH_VECTORS");
+            return;
+        };
+        // The sign/exponent plane, in parts of three 384-d points (a chunk's).
+        let plane: Vec<u8> = raw.chunks_exact(4).map(|q| q[3]).take(20 << 20).collect();
+        let parts: Vec<&[u8]> = plane.chunks_exact(1152).collect();
+        let huffman = measure(&parts, &mut |p| crate::huffman::encode(p).unwrap(), &mut |s, n| {
+            crate::huffman::decode(s, n).unwrap()
+        });
+        let plain = measure(&parts, &mut zstd_with(1, None), &mut unzstd_any());
+        let mm7 = measure(&parts, &mut zstd_with(1, Some(7)), &mut unzstd_any());
+        println!("sign/exponent plane of {path}, {} parts of 1152 B:", parts.len());
+        for (name, (size, enc, dec)) in
+            [("huffman", huffman), ("zstd 1", plain), ("zstd 1, min match 7", mm7)]
+        {
+            println!("  {name:20} stored {size:.3}, encode {enc:.2} µs, decode {dec:.2} µs");
+        }
+
+        // Meta streams of three-point chunks with the bench's payloads.
+        let mut metas = Vec::new();
+        for i in 0..60_000u64 {
+            let p = Point {
+                id: PointId::Num(i),
+                vectors: vec![NamedVector {
+                    name: "".into(),
+                    data: VectorData::Dense(vec![0.1; 384]),
+                }],
+                payload: Some(format!(
+                    r#"{{"doc":"man-{}","lang":"en","chunk":{},"rev":1}}"#,
+                    i / 17,
+                    i % 17
+                )),
+            };
+            if i % 3 == 0 {
+                metas.push(Vec::new());
+            }
+            let mut frame = Vec::new();
+            canonical::encode_frame(&p, &mut frame);
+            let mut split = Split::default();
+            split_records(&frame, &mut split).unwrap();
+            metas.last_mut().unwrap().extend_from_slice(&split.meta);
+        }
+        let parts: Vec<&[u8]> = metas.iter().map(|m| m.as_slice()).collect();
+        println!("meta streams of three points, {} B each:", parts[0].len());
+        for level in [1, SMALL_LEVEL] {
+            let (size, enc, dec) = measure(&parts, &mut zstd_with(level, None), &mut unzstd_any());
+            println!(
+                "  zstd {level:2}              stored {size:.3}, encode {enc:.2} µs, decode {dec:.2} µs"
+            );
+        }
     }
 }

@@ -343,6 +343,15 @@ impl ChunkFrames {
         ChunkFrames { frames: lens.into_iter().zip(digests).collect(), spans }
     }
 
+    /// [`ChunkFrames::of`] the chunks of `data` that end at `ends`.
+    pub fn of_cuts(data: &[u8], ends: &[usize]) -> ChunkFrames {
+        ChunkFrames::of(ends.iter().scan(0, |from, &end| {
+            let c = &data[*from..end];
+            *from = end;
+            Some(c)
+        }))
+    }
+
     /// The frames of chunk `i` (lengths and digests), if it is whole frames.
     pub fn get(&self, i: usize) -> Option<&[(u32, [u8; 32])]> {
         self.spans[i].clone().map(|r| &self.frames[r])

@@ -458,12 +458,7 @@ impl Repository {
             }
             ends.push(data.len());
         }
-        let chunks = ends.iter().scan(0, |from, &end| {
-            let c = &data[*from..end];
-            *from = end;
-            Some(c)
-        });
-        let digested = ChunkFrames::of(chunks);
+        let digested = ChunkFrames::of_cuts(&data, &ends);
         // Digests of frames that lie whole in one chunk, by offset in `data`.
         let mut frames: Vec<(u32, [u8; 32])> = Vec::new();
         let mut known: Vec<usize> = Vec::new();

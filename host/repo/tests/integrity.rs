@@ -222,13 +222,7 @@ fn key_files_and_objects_decrypt_with_the_age_cli() {
     let f = fixture(small_options());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("id.txt"), format!("{}\n", f.identity)).unwrap();
-    let key_name = f
-        .store
-        .keys()
-        .into_iter()
-        .find(|k| k.starts_with("keys/") && !k.ends_with(".info"))
-        .unwrap();
-    std::fs::write(dir.path().join("keyfile"), f.store.raw(&key_name).unwrap()).unwrap();
+    std::fs::write(dir.path().join("keyfile"), f.store.raw(&f.key_file_name()).unwrap()).unwrap();
     let out = std::process::Command::new("age")
         .current_dir(dir.path())
         .args(["-d", "-i", "id.txt", "keyfile"])
@@ -277,14 +271,9 @@ fn age_open(identity: &str, sealed: &[u8]) -> Vec<u8> {
 /// to the data key as vdr seals it.
 fn set_format_version(f: &Fixture, version: u32) {
     use std::io::Write;
-    let key_name = f
-        .store
-        .keys()
-        .into_iter()
-        .find(|k| k.starts_with("keys/") && !k.ends_with(".info"))
-        .unwrap();
     let key_file =
-        String::from_utf8(age_open(&f.identity, &f.store.raw(&key_name).unwrap())).unwrap();
+        String::from_utf8(age_open(&f.identity, &f.store.raw(&f.key_file_name()).unwrap()))
+            .unwrap();
     let data_key = key_file.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).unwrap();
     let mut config: serde_json::Value =
         serde_json::from_slice(&age_open(data_key, &f.store.raw("config").unwrap())).unwrap();

@@ -125,6 +125,14 @@ pub fn fixture(options: InitOptions) -> Fixture {
 }
 
 impl Fixture {
+    /// The object holding the (only) key file.
+    pub fn key_file_name(&self) -> String {
+        self.store
+            .keys()
+            .into_iter()
+            .find(|k| k.starts_with("keys/") && !k.ends_with(".info"))
+            .expect("a repository has a key file")
+    }
     pub fn reopen(&self) -> Result<Repository> {
         Repository::open(
             self.store.clone(),
